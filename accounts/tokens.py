@@ -1,0 +1,47 @@
+"""Email-confirmation tokens: signed, expiring after EMAIL_CONFIRMATION_MAX_AGE, good for one use.
+
+The token is the user's id and address, signed with SECRET_KEY and timestamped, so no
+table of tokens is needed. It confirms one account once: after that the account is
+confirmed and the same token is reported as used.
+"""
+
+from django.conf import settings
+from django.core import signing
+
+from .models import User
+
+SALT = "accounts.email-confirmation"
+
+
+class TokenError(Exception):
+    """The link cannot confirm anything: tampered, or for an account that no longer matches."""
+
+
+class TokenExpired(TokenError):
+    pass
+
+
+class TokenUsed(TokenError):
+    pass
+
+
+def make_token(user: User) -> str:
+    return signing.dumps({"user": user.pk, "email": user.email}, salt=SALT)
+
+
+def user_for_token(token: str) -> User:
+    """Return the unconfirmed user this token confirms, or raise a TokenError saying why not."""
+    try:
+        data = signing.loads(token, salt=SALT, max_age=settings.EMAIL_CONFIRMATION_MAX_AGE)
+    except signing.SignatureExpired as error:
+        raise TokenExpired from error
+    except signing.BadSignature as error:
+        raise TokenError from error
+
+    # A changed address or a deleted account voids the link.
+    user = User.objects.filter(pk=data.get("user"), email=data.get("email")).first()
+    if user is None:
+        raise TokenError
+    if user.email_confirmed:
+        raise TokenUsed
+    return user

@@ -1,0 +1,145 @@
+from functools import partial
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.db import transaction
+from django.shortcuts import redirect, render
+from django.tasks import TaskResultStatus
+from django.tasks.exceptions import TaskResultDoesNotExist
+from django.urls import reverse_lazy
+from django.views.generic import FormView, TemplateView, View
+
+from .forms import LoginForm, ResendConfirmationForm, SignupForm
+from .models import User
+from .ratelimit import allow, client_address
+from .tasks import send_confirmation_email
+from .tokens import TokenError, TokenExpired, TokenUsed, user_for_token
+
+# The session, not the URL, carries the task result id: only the visitor who signed up
+# can watch their email being sent.
+EMAIL_RESULT_SESSION_KEY = "confirmation_email_result_id"
+
+EMAIL_STATUS_LABELS = {
+    TaskResultStatus.READY: "Waiting for a worker",
+    TaskResultStatus.RUNNING: "Sending",
+    TaskResultStatus.SUCCESSFUL: "Sent",
+    TaskResultStatus.FAILED: "Failed",
+}
+
+
+def confirmation_email_allowed(email: str) -> bool:
+    """Per-address limit shared by signup and resend, so neither can flood an inbox."""
+    limits = settings.RESEND_RATE_LIMIT
+    return allow("confirmation-email", email, limits["per_address"], limits["window_seconds"])
+
+
+def enqueue_confirmation_email(request, user_id: int) -> None:
+    result = send_confirmation_email.enqueue(user_id)
+    request.session[EMAIL_RESULT_SESSION_KEY] = result.id
+
+
+class SignupView(FormView):
+    template_name = "accounts/signup.html"
+    form_class = SignupForm
+    success_url = reverse_lazy("accounts:check_inbox")
+
+    def form_valid(self, form):
+        email = form.cleaned_data["email"]
+        self.request.session.pop(EMAIL_RESULT_SESSION_KEY, None)
+        with transaction.atomic():
+            # An existing address gets the same answer as a new one, so signup can't be
+            # used to find out who has an account. The task sends nothing to a confirmed one.
+            user = form.save()
+            if confirmation_email_allowed(email):
+                # Enqueue after commit: a rolled-back signup must not send mail, and the
+                # worker must never look for a user row that isn't visible yet.
+                transaction.on_commit(partial(enqueue_confirmation_email, self.request, user.pk))
+        self.request.session["signup_email"] = email
+        return super().form_valid(form)
+
+
+def email_task_result(request):
+    """The confirmation-email task result of this visitor's signup, if the backend keeps one."""
+    result_id = request.session.get(EMAIL_RESULT_SESSION_KEY)
+    if result_id is None or not send_confirmation_email.get_backend().supports_get_result:
+        return None
+    try:
+        return send_confirmation_email.get_result(result_id)
+    except TaskResultDoesNotExist:
+        return None
+
+
+class CheckInboxView(TemplateView):
+    """After signup: "check your inbox", with the email task's live status."""
+
+    template_name = "accounts/check_inbox.html"
+
+    def get_context_data(self, **kwargs):
+        result = email_task_result(self.request)
+        return super().get_context_data(
+            email=self.request.session.get("signup_email"),
+            email_task=result,
+            email_status=EMAIL_STATUS_LABELS[result.status] if result else None,
+            **kwargs,
+        )
+
+
+class EmailStatusView(CheckInboxView):
+    """Just the status fragment, which static/js/poll.js swaps in until the task finishes."""
+
+    template_name = "accounts/check_inbox.html#email-status"
+
+
+class ConfirmEmailView(View):
+    def get(self, request, token):
+        try:
+            user = user_for_token(token)
+        except TokenUsed:
+            return self.failed("used", status=200)
+        except TokenExpired:
+            return self.failed("expired")
+        except TokenError:
+            return self.failed("invalid")
+
+        if not user.confirm_email():  # Another click on the same link got there first.
+            return self.failed("used", status=200)
+        messages.success(request, "Your email address is confirmed. You can log in now.")
+        return redirect("accounts:login")
+
+    def failed(self, reason, status=400):
+        return render(
+            self.request, "accounts/confirm_failed.html", {"reason": reason}, status=status
+        )
+
+
+class ResendConfirmationView(FormView):
+    template_name = "accounts/resend.html"
+    form_class = ResendConfirmationForm
+
+    def form_valid(self, form):
+        email = form.cleaned_data["email"]
+        limits = settings.RESEND_RATE_LIMIT
+        client_allowed = allow(
+            "resend-client",
+            client_address(self.request),
+            limits["per_client"],
+            limits["window_seconds"],
+        )
+        if not client_allowed or not confirmation_email_allowed(email):
+            return render(
+                self.request, self.template_name, {"form": form, "rate_limited": True}, status=429
+            )
+
+        user = User.objects.filter(
+            email=email, is_active=True, email_confirmed_at__isnull=True
+        ).first()
+        if user is not None:
+            transaction.on_commit(partial(send_confirmation_email.enqueue, user.pk))
+        # The same page whether or not the address has an account waiting: no enumeration.
+        return render(self.request, "accounts/resend_done.html", {"email": email})
+
+
+class LoginView(auth_views.LoginView):
+    form_class = LoginForm
+    redirect_authenticated_user = True

@@ -1,0 +1,143 @@
+"""Settings shared by every environment.
+
+Each environment module (dev.py, test.py, prod.py) imports this one and changes only
+what differs: the database, where mail goes, and which Tasks backend runs the tasks.
+"""
+
+from pathlib import Path
+
+from django.utils.csp import CSP
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+DEBUG = False
+ALLOWED_HOSTS: list[str] = []
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks_db",
+    "accounts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Databases come from each environment module.
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The cache holds rate-limit counters, so every web process must see the same one:
+# the database cache needs nothing beyond the database (`manage.py createcachetable`).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "django_cache",
+    }
+}
+
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+
+# Tasks. Every queue a task names must be listed here; each environment module picks
+# the backend that runs them.
+TASK_QUEUES = ["default", "email"]
+
+# Links in emails are built outside any request, so the site needs to know its own address.
+SITE_URL = "http://127.0.0.1:8000"
+DEFAULT_FROM_EMAIL = "Tasks Demo <noreply@example.com>"
+
+# Confirmation links expire after this many seconds.
+EMAIL_CONFIRMATION_MAX_AGE = 3 * 24 * 60 * 60
+
+# /accounts/resend/ sends at most this many emails per address, and answers at most
+# this many requests per client, in each window.
+RESEND_RATE_LIMIT = {"per_address": 3, "per_client": 10, "window_seconds": 60 * 60}
+
+# How many proxies (load balancer, platform router) sit in front of the web process and
+# append to X-Forwarded-For. 0 means clients connect directly and REMOTE_ADDR is theirs.
+TRUSTED_PROXY_COUNT = 0
+
+# A strict policy: no inline code unless it carries this response's nonce.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "report-uri": "/csp-report/",
+}
+# Reports larger than this are refused unread.
+CSP_REPORT_MAX_BYTES = 16 * 1024
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "django.tasks": {"level": "INFO"},
+        "django_tasks_db": {"level": "INFO"},
+        "config.csp": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,74 @@
+"""Site-wide endpoints that belong to no app: the health check and CSP violation reports."""
+
+import json
+import logging
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST, require_safe
+
+csp_logger = logging.getLogger("config.csp")
+
+
+@never_cache
+@require_safe
+def healthz(request):
+    """200 when the database answers, 503 when it doesn't: a load balancer's cue to stop."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+def _violations(payload):
+    """The violation dicts in a report, in either format browsers send, or None if malformed.
+
+    `report-uri` sends {"csp-report": {...}}; the Reporting API sends a list of
+    {"type": "csp-violation", "body": {...}}.
+    """
+    if isinstance(payload, dict) and isinstance(payload.get("csp-report"), dict):
+        return [payload["csp-report"]]
+    if isinstance(payload, list) and payload:
+        bodies = [item.get("body") for item in payload if isinstance(item, dict)]
+        if len(bodies) == len(payload) and all(isinstance(body, dict) for body in bodies):
+            return bodies
+    return None
+
+
+@csrf_exempt  # Browsers post reports without a CSRF token; nothing here changes state.
+@require_POST
+def csp_report(request):
+    limit = settings.CSP_REPORT_MAX_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return HttpResponse("Bad Content-Length.", status=400, content_type="text/plain")
+    if declared > limit:
+        return HttpResponse("Report too large.", status=413, content_type="text/plain")
+
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        return HttpResponse("Report too large.", status=413, content_type="text/plain")
+    try:
+        violations = _violations(json.loads(body))
+    except (ValueError, RecursionError):  # Bad JSON, bad UTF-8, or absurd nesting.
+        violations = None
+    if violations is None:
+        return HttpResponse("Not a CSP report.", status=400, content_type="text/plain")
+
+    for violation in violations:
+        csp_logger.warning(
+            "CSP violation: %s blocked %s on %s",
+            violation.get("effective-directive")
+            or violation.get("effectiveDirective")
+            or violation.get("violated-directive"),
+            violation.get("blocked-uri") or violation.get("blockedURL"),
+            violation.get("document-uri") or violation.get("documentURL"),
+            extra={"csp_violation": violation},
+        )
+    return HttpResponse(status=204)

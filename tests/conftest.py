@@ -1,0 +1,62 @@
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.core.management import call_command
+from django.urls import reverse
+
+from accounts.models import User
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Rate-limit counters live in the cache; each test starts with none."""
+    cache.clear()
+
+
+@pytest.fixture
+def make_user(db):
+    def make(email="ann@example.com", *, confirmed=False, password=PASSWORD):
+        user = User.objects.create_user(email, password)
+        if confirmed:
+            user.confirm_email()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def signup(client):
+    """Post the signup form the way a browser does, running on-commit callbacks for real."""
+
+    def post(email="ann@example.com", password=PASSWORD, confirmation=None):
+        return client.post(
+            reverse("accounts:signup"),
+            {"email": email, "password1": password, "password2": confirmation or password},
+        )
+
+    return post
+
+
+@pytest.fixture
+def database_backend(settings):
+    """Store tasks as rows for db_worker, as dev and production do, instead of running them."""
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "django_tasks_db.DatabaseBackend",
+            "QUEUES": settings.TASK_QUEUES,
+        }
+    }
+
+
+def run_worker():
+    """Run every ready task on the site's queues, then return: the production worker, batched."""
+    call_command(
+        "db_worker",
+        queue_name=",".join(settings.TASK_QUEUES),
+        batch=True,
+        reload=False,
+        startup_delay=False,
+        verbosity=0,
+    )

@@ -1,0 +1,105 @@
+"""The confirmation email as a task: what it guarantees, and the production path through db_worker."""
+
+import socket
+
+import pytest
+from django.core import mail
+from django.tasks import TaskResultStatus
+from django.test import Client
+from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
+
+from accounts.tasks import send_confirmation_email
+
+from .conftest import run_worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_task_is_safe_to_run_twice(make_user):
+    user = make_user()
+
+    assert send_confirmation_email.call(user.pk) == "sent"
+    user.confirm_email()
+    assert send_confirmation_email.call(user.pk) == "skipped: already confirmed"
+
+    assert len(mail.outbox) == 1
+
+
+def test_task_skips_deleted_and_deactivated_users(make_user):
+    user = make_user()
+    user.is_active = False
+    user.save()
+
+    assert send_confirmation_email.call(user.pk) == "skipped: no active user"
+    assert send_confirmation_email.call(user.pk + 1000) == "skipped: no active user"
+    assert mail.outbox == []
+
+
+@pytest.mark.usefixtures("database_backend")
+def test_signup_leaves_a_task_for_the_worker_which_sends_the_email(client, signup):
+    signup("ann@example.com")
+
+    [row] = DBTaskResult.objects.all()
+    assert row.status == TaskResultStatus.READY
+    assert row.task_path == "accounts.tasks.send_confirmation_email"
+    assert row.queue_name == "email"
+    assert mail.outbox == []
+
+    run_worker()
+
+    [message] = mail.outbox
+    assert message.to == ["ann@example.com"]
+    result = send_confirmation_email.get_result(str(row.id))
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    assert result.return_value == "sent"
+
+
+@pytest.mark.usefixtures("database_backend")
+def test_inbox_page_follows_the_email_task_until_it_is_sent(client, signup):
+    signup("ann@example.com")
+
+    page = client.get(reverse("accounts:check_inbox"))
+    assert "Confirmation email: <strong>Waiting for a worker</strong>" in page.text
+    assert 'data-poll-url="/accounts/signup/done/status/"' in page.text
+
+    run_worker()
+
+    fragment = client.get(reverse("accounts:email_status"))
+    assert fragment.text.strip().startswith('<p id="email-status"')
+    assert "<html" not in fragment.text
+    assert "Confirmation email: <strong>Sent</strong>" in fragment.text
+    assert "data-poll-url" not in fragment.text
+
+
+@pytest.mark.usefixtures("database_backend")
+def test_inbox_page_shows_a_failed_email(client, signup, settings):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    # Nothing listens on that port, so the SMTP connection is refused.
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 2},
+        }
+    }
+    signup("ann@example.com")
+
+    run_worker()
+
+    fragment = client.get(reverse("accounts:email_status"))
+    assert "Confirmation email: <strong>Failed</strong>" in fragment.text
+    assert reverse("accounts:resend") in fragment.text
+    assert "data-poll-url" not in fragment.text
+
+
+@pytest.mark.usefixtures("database_backend")
+def test_other_visitors_cannot_see_the_email_task(signup):
+    signup("ann@example.com")
+
+    stranger = Client()
+    fragment = stranger.get(reverse("accounts:email_status"))
+
+    assert fragment.status_code == 200
+    assert "Confirmation email" not in fragment.text
