@@ -1,5 +1,6 @@
-"""The confirmation email as a task: what it guarantees, and the production path through db_worker."""
+"""The confirmation email as a task: its guarantees, and the production path via db_worker."""
 
+import re
 import socket
 
 import pytest
@@ -103,3 +104,21 @@ def test_other_visitors_cannot_see_the_email_task(signup):
 
     assert fragment.status_code == 200
     assert "Confirmation email" not in fragment.text
+
+
+def test_development_mail_file_has_a_clickable_link(make_user, settings, tmp_path):
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "config.mail.ReadableFileEmailBackend",
+            "OPTIONS": {"file_path": tmp_path},
+        }
+    }
+    user = make_user()
+
+    send_confirmation_email.call(user.pk)
+
+    [mail_file] = tmp_path.iterdir()
+    text = mail_file.read_text()
+    link = re.search(r"http://\S+/accounts/confirm/\S+/$", text, re.MULTILINE).group(0)
+    assert "=\n" not in link
+    assert Client().get(link).status_code == 302

@@ -32,7 +32,7 @@ TASKS = {
 # Each email is written to a file under var/mail/, so you can open the confirmation link.
 MAILERS = {
     "default": {
-        "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "BACKEND": "config.mail.ReadableFileEmailBackend",
         "OPTIONS": {"file_path": BASE_DIR / "var" / "mail"},  # noqa: F405
     }
 }
