@@ -2,7 +2,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, SetPasswordMixin
 from django.db import IntegrityError, transaction
 
-from .models import User
+from .models import Profile, User
 
 
 class SignupForm(SetPasswordMixin, forms.Form):
@@ -60,3 +60,13 @@ class ResendConfirmationForm(forms.Form):
 
     def clean_email(self):
         return User.objects.normalize_email(self.cleaned_data["email"])
+
+
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = Profile
+        fields = ["display_name", "headline", "bio", "location"]
+
+
+class PeopleSearchForm(forms.Form):
+    q = forms.CharField(label="Search people", max_length=200, required=False)

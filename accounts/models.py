@@ -1,4 +1,6 @@
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
 
@@ -59,3 +61,42 @@ class User(AbstractBaseUser, PermissionsMixin):
         if updated:
             self.email_confirmed_at = now
         return bool(updated)
+
+
+class Profile(models.Model):
+    """What a member shows the directory. Edited at /accounts/profile/."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True)
+    display_name = models.CharField(max_length=100)
+    headline = models.CharField(max_length=200, blank=True)
+    bio = models.TextField(max_length=2000, blank=True)
+    location = models.CharField(max_length=100, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return self.display_name
+
+
+class SearchEntry(models.Model):
+    """One member's row in the directory index, rebuilt by the update_search_entry task.
+
+    The people page reads only this table, so it shows what the worker last indexed: a
+    profile edit appears in results once its task has run. `vector` is filled on
+    PostgreSQL only; SQLite searches `document` instead (see accounts/search.py).
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True)
+    display_name = models.CharField(max_length=100)
+    headline = models.CharField(max_length=200, blank=True)
+    bio = models.TextField(blank=True)
+    location = models.CharField(max_length=100, blank=True)
+    document = models.TextField(help_text="Every searchable word, lower-cased (SQLite's search).")
+    vector = SearchVectorField(null=True)
+    indexed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "search entries"
+        indexes = [GinIndex(fields=["vector"], name="accounts_search_vector_gin")]
+
+    def __str__(self):
+        return self.display_name

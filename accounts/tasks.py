@@ -2,10 +2,12 @@
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
 from django.tasks import task
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from . import search
 from .models import User
 from .tokens import make_token
 
@@ -38,3 +40,18 @@ def send_confirmation_email(user_id: int) -> str:
     message.attach_alternative(render_to_string("emails/confirm_email.html", context), "text/html")
     message.send()
     return "sent"
+
+
+@task(queue_name="search", priority=-10)
+def update_search_entry(user_id: int) -> str:
+    """Rebuild one member's directory entry from the rows as they are now.
+
+    Idempotent, and quick edits converge: each run reads the latest committed profile
+    while holding the user's row lock, so whatever order the tasks run in, the last one
+    to finish writes the last saved state.
+    """
+    with transaction.atomic():
+        if not User.objects.select_for_update().filter(pk=user_id).exists():
+            return "removed: no such user"  # The entry went with the user (ON DELETE CASCADE).
+        indexed = search.rebuild_entries([user_id])
+    return "indexed" if indexed else "removed"

@@ -13,4 +13,5 @@ urlpatterns = [
     path("resend/", views.ResendConfirmationView.as_view(), name="resend"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("profile/", views.ProfileView.as_view(), name="profile"),
 ]

@@ -3,17 +3,21 @@ from functools import partial
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.tasks import TaskResultStatus
 from django.tasks.exceptions import TaskResultDoesNotExist
 from django.urls import reverse_lazy
-from django.views.generic import FormView, TemplateView, View
+from django.views.generic import FormView, ListView, TemplateView, UpdateView, View
 
-from .forms import LoginForm, ResendConfirmationForm, SignupForm
-from .models import User
+from notifications import events
+
+from . import search
+from .forms import LoginForm, PeopleSearchForm, ProfileForm, ResendConfirmationForm, SignupForm
+from .models import Profile, SearchEntry, User
 from .ratelimit import allow, client_address
-from .tasks import send_confirmation_email
+from .tasks import send_confirmation_email, update_search_entry
 from .tokens import TokenError, TokenExpired, TokenUsed, user_for_token
 
 # The session, not the URL, carries the task result id: only the visitor who signed up
@@ -102,8 +106,10 @@ class ConfirmEmailView(View):
         except TokenError:
             return self.failed("invalid")
 
-        if not user.confirm_email():  # Another click on the same link got there first.
-            return self.failed("used", status=200)
+        with transaction.atomic():
+            if not user.confirm_email():  # Another click on the same link got there first.
+                return self.failed("used", status=200)
+            events.emit(user, "account.email_confirmed", {"user_id": user.pk, "email": user.email})
         messages.success(request, "Your email address is confirmed. You can log in now.")
         return redirect("accounts:login")
 
@@ -143,3 +149,46 @@ class ResendConfirmationView(FormView):
 class LoginView(auth_views.LoginView):
     form_class = LoginForm
     redirect_authenticated_user = True
+
+
+class ProfileView(LoginRequiredMixin, UpdateView):
+    form_class = ProfileForm
+    template_name = "accounts/profile.html"
+    success_url = reverse_lazy("accounts:profile")
+
+    def get_object(self, queryset=None):
+        return Profile.objects.filter(user=self.request.user).first() or Profile(
+            user=self.request.user
+        )
+
+    def form_valid(self, form):
+        with transaction.atomic():
+            profile = form.save()
+            events.emit(self.request.user, "profile.updated", events.profile_payload(profile))
+            # Enqueue after commit, so the task reads the row this request saved.
+            transaction.on_commit(partial(update_search_entry.enqueue, profile.user_id))
+        messages.success(
+            self.request,
+            "Profile saved. The directory shows the change once the worker has indexed it.",
+        )
+        return redirect(self.success_url)
+
+
+class PeopleView(LoginRequiredMixin, ListView):
+    """The member directory. It reads only the search index, which the worker keeps."""
+
+    template_name = "accounts/people.html"
+    context_object_name = "entries"
+    paginate_by = 20
+
+    def get_queryset(self):
+        self.form = PeopleSearchForm(self.request.GET)
+        if not self.form.is_valid():
+            return SearchEntry.objects.none()
+        query = self.form.cleaned_data["q"].strip()
+        if not query:
+            return SearchEntry.objects.order_by("display_name")
+        return search.search(query)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(form=self.form, **kwargs)

@@ -20,8 +20,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "django_tasks_db",
     "accounts",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -89,7 +91,7 @@ STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 
 # Tasks. Every queue a task names must be listed here; each environment module picks
 # the backend that runs them.
-TASK_QUEUES = ["default", "email"]
+TASK_QUEUES = ["default", "email", "webhooks", "search"]
 
 # Links in emails are built outside any request, so the site needs to know its own address.
 SITE_URL = "http://127.0.0.1:8000"
@@ -105,6 +107,11 @@ RESEND_RATE_LIMIT = {"per_address": 3, "per_client": 10, "window_seconds": 60 * 
 # How many proxies (load balancer, platform router) sit in front of the web process and
 # append to X-Forwarded-For. 0 means clients connect directly and REMOTE_ADDR is theirs.
 TRUSTED_PROXY_COUNT = 0
+
+# Webhooks may only be sent to public internet addresses (see notifications/ssrf.py).
+# Development turns this on so a receiver on localhost works; production never should.
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = False
+WEBHOOKS_USER_AGENT = "TasksDemo-Webhooks/1.0"
 
 # A strict policy: no inline code unless it carries this response's nonce.
 SECURE_CSP = {

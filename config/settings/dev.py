@@ -36,3 +36,6 @@ MAILERS = {
         "OPTIONS": {"file_path": BASE_DIR / "var" / "mail"},  # noqa: F405
     }
 }
+
+# Let webhooks reach a receiver on this machine.
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True

@@ -1,0 +1,77 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from .signing import generate_secret
+
+
+class Event(models.TextChoices):
+    """Events the site emits. Members subscribe an endpoint to any of them."""
+
+    EMAIL_CONFIRMED = "account.email_confirmed", "Email address confirmed"
+    PROFILE_UPDATED = "profile.updated", "Profile updated"
+    TEST = "webhook.test", "Test event"
+
+
+class Endpoint(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.URLField("URL", max_length=2000)
+    events = models.JSONField(default=list, help_text="Event types this endpoint receives.")
+    secret = models.CharField(max_length=100, default=generate_secret)
+    is_active = models.BooleanField("active", default=True)
+    disabled_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return self.url
+
+    def rotate_secret(self):
+        self.secret = generate_secret()
+        self.save(update_fields=["secret"])
+
+
+class Delivery(models.Model):
+    """One event for one endpoint, and the state of getting it there.
+
+    This row, not the task result, is the record: task results may be pruned, a delivery
+    keeps its attempts, last answer and next attempt until it is deleted with its endpoint.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=50, choices=Event.choices)
+    payload = models.JSONField()
+    # The Standard Webhooks "webhook-id": the same on every retry, so receivers can
+    # drop duplicates.
+    webhook_id = models.CharField(max_length=50, unique=True, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # When the next attempt is due. None while an attempt is in flight, or once finished.
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    task_result_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self):
+        return f"{self.event} to {self.endpoint}"
+
+    def save(self, *args, **kwargs):
+        if not self.webhook_id:
+            self.webhook_id = f"msg_{uuid.uuid4().hex}"
+        super().save(*args, **kwargs)

@@ -1,0 +1,155 @@
+"""Webhook delivery, with retries on the Standard Webhooks schedule."""
+
+import email.utils
+import http.client
+import json
+import logging
+import random
+import time
+from datetime import timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.tasks import TaskContext, task
+from django.utils import timezone
+
+from . import signing, ssrf, transport
+from .models import Delivery
+
+logger = logging.getLogger(__name__)
+
+# Seconds to wait before each attempt: the first at once, the last about 28 hours after
+# the event (Standard Webhooks' suggested schedule). After the last, the delivery fails.
+RETRY_SCHEDULE = [0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600]
+# Each wait is stretched or shrunk by up to this fraction, so that the retries of many
+# deliveries that failed together (a receiver's outage) don't all arrive at once.
+JITTER = 0.1
+# A Retry-After header is obeyed up to this long.
+MAX_RETRY_AFTER = 24 * 3600
+RETRY_AFTER_STATUSES = {429, 503}
+
+
+def retry_delay(attempts_made: int, retry_after: float | None = None) -> float | None:
+    """Seconds until the next attempt, or None if `attempts_made` used up the schedule."""
+    if attempts_made >= len(RETRY_SCHEDULE):
+        return None
+    if retry_after is not None:
+        return min(retry_after, MAX_RETRY_AFTER)
+    return RETRY_SCHEDULE[attempts_made] * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((when - timezone.now()).total_seconds(), 0.0)
+
+
+def request_for(delivery: Delivery) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": settings.WEBHOOKS_USER_AGENT,
+        "webhook-id": delivery.webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signing.sign(
+            delivery.endpoint.secret, delivery.webhook_id, timestamp, body
+        ),
+    }
+    return body, headers
+
+
+@task(queue_name="webhooks", takes_context=True)
+def deliver_webhook(context: TaskContext, delivery_id: int) -> str:
+    """Make one attempt at a delivery and schedule the next if it fails.
+
+    Safe to run twice: an attempt first claims the delivery (clearing next_attempt_at
+    under a row lock), so a duplicate task finds nothing due and does nothing.
+    """
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update()
+            .select_related("endpoint")
+            .filter(
+                pk=delivery_id,
+                status=Delivery.Status.PENDING,
+                next_attempt_at__lte=timezone.now(),
+            )
+            .first()
+        )
+        if delivery is None:
+            return "skipped: not due"
+        if not delivery.endpoint.is_active:
+            delivery.status = Delivery.Status.FAILED
+            delivery.next_attempt_at = None
+            delivery.last_error = "Endpoint disabled."
+            delivery.save()
+            return "failed: endpoint disabled"
+        delivery.attempts += 1
+        delivery.last_attempt_at = timezone.now()
+        delivery.next_attempt_at = None
+        delivery.task_result_id = context.task_result.id
+        delivery.save()
+
+    # The HTTP request happens outside any transaction: no lock or connection is held
+    # while a slow receiver takes its time.
+    body, headers = request_for(delivery)
+    status_code, error, retry_after = None, "", None
+    try:
+        response = transport.post(delivery.endpoint.url, body, headers)
+    except ssrf.UnsafeURL as refused:
+        error = str(refused)
+    except TimeoutError:
+        error = f"Timed out after {transport.TOTAL_TIMEOUT:g} s."
+    except (OSError, http.client.HTTPException) as failure:
+        error = f"{type(failure).__name__}: {failure}"[:500]
+    else:
+        status_code = response.status
+        if status_code in RETRY_AFTER_STATUSES:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    return record_outcome(delivery, status_code, error, retry_after)
+
+
+def record_outcome(delivery, status_code, error, retry_after) -> str:
+    delivery.last_status_code = status_code
+    delivery.last_error = error
+    if status_code is not None and 200 <= status_code < 300:
+        delivery.status = Delivery.Status.DELIVERED
+        delivery.save()
+        return "delivered"
+
+    if status_code == 410:
+        # 410 Gone: the receiver says this endpoint no longer exists. Stop sending to it.
+        endpoint = delivery.endpoint
+        endpoint.is_active = False
+        endpoint.disabled_reason = f"The receiver answered 410 Gone on {timezone.now():%Y-%m-%d}."
+        endpoint.save(update_fields=["is_active", "disabled_reason"])
+        delivery.status = Delivery.Status.FAILED
+        delivery.save()
+        return "failed: endpoint gone"
+
+    if status_code is not None and 300 <= status_code < 400:
+        delivery.last_error = "Redirects are not followed; point the endpoint at the final URL."
+
+    delay = retry_delay(delivery.attempts, retry_after)
+    if delay is None:
+        delivery.status = Delivery.Status.FAILED
+        delivery.save()
+        return "failed: attempts used up"
+
+    delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+    with transaction.atomic():
+        delivery.save()
+        transaction.on_commit(
+            partial(deliver_webhook.using(run_after=delivery.next_attempt_at).enqueue, delivery.pk)
+        )
+    return f"retrying in {delay:.0f} s"
