@@ -63,15 +63,17 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Response:
     connection = connection_class(host, port, address, timeout=CONNECT_TIMEOUT)
     try:
         connection.request("POST", path, body=body, headers=headers)
-        # From here on every read may use only what is left of the total budget.
-        connection.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        # From here on every read may use only what is left of the total budget. Keep
+        # the socket: the connection lets go of it once the response headers are read.
+        sock = connection.sock
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
         response = connection.getresponse()
         content = b""
-        while len(content) < MAX_RESPONSE_BYTES:
+        while len(content) < MAX_RESPONSE_BYTES and not response.isclosed():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"No complete answer within {TOTAL_TIMEOUT:g} s.")
-            connection.sock.settimeout(remaining)
+            sock.settimeout(remaining)
             chunk = response.read1(MAX_RESPONSE_BYTES - len(content))
             if not chunk:
                 break

@@ -60,3 +60,21 @@ def run_worker():
         startup_delay=False,
         verbosity=0,
     )
+
+
+@pytest.fixture
+def receiver(settings):
+    """A webhook receiver on 127.0.0.1, which the SSRF guard must be told to allow."""
+    from .receiver import Receiver
+
+    settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def member(make_user, client):
+    """A confirmed member, logged in with the test client."""
+    user = make_user("member@example.com", confirmed=True)
+    client.force_login(user)
+    return user

@@ -1,0 +1,81 @@
+"""A real HTTP server on 127.0.0.1 that plays a webhook receiver in tests.
+
+It checks signatures with its own code, written from the Standard Webhooks spec, so a
+bug in notifications/signing.py can't hide by agreeing with itself.
+"""
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    headers: dict = field(default_factory=dict)
+    body: bytes = b"ok"
+    delay: float = 0.0
+
+
+@dataclass
+class Received:
+    headers: dict
+    body: bytes
+
+    def signature_is_valid(self, secret: str) -> bool:
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+        signed = f"{self.headers['webhook-id']}.{self.headers['webhook-timestamp']}.".encode()
+        expected = base64.b64encode(hmac.new(key, signed + self.body, hashlib.sha256).digest())
+        return any(
+            hmac.compare_digest(expected.decode(), candidate.removeprefix("v1,"))
+            for candidate in self.headers["webhook-signature"].split()
+        )
+
+
+class Receiver:
+    def __init__(self):
+        self.received: list[Received] = []
+        self.answers: list[Answer] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.received.append(
+                    Received({k.lower(): v for k, v in self.headers.items()}, body)
+                )
+                answer = receiver.answers.pop(0) if receiver.answers else Answer()
+                time.sleep(answer.delay)
+                self.send_response(answer.status)
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer.body)))
+                self.end_headers()
+                # The sender may stop reading past its limit, as it should.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(answer.body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def answer(self, *answers: Answer):
+        self.answers.extend(answers)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()

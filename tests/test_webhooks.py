@@ -1,0 +1,234 @@
+"""Webhook deliveries to a real HTTP receiver, through the production worker path."""
+
+import json
+import socket
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from notifications import transport
+from notifications.models import Delivery, Endpoint, Event
+from notifications.tasks import RETRY_SCHEDULE, retry_delay
+
+from .conftest import run_worker
+from .receiver import Answer
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("database_backend"),
+]
+
+
+@pytest.fixture
+def endpoint(member, receiver):
+    return Endpoint.objects.create(
+        owner=member, url=receiver.url, events=[Event.PROFILE_UPDATED, Event.EMAIL_CONFIRMED]
+    )
+
+
+def send_test_event(client, endpoint):
+    response = client.post(reverse("notifications:send_test", args=[endpoint.pk]))
+    assert response.status_code == 302
+    return Delivery.objects.get(endpoint=endpoint, event=Event.TEST)
+
+
+def make_due(delivery):
+    """Skip the wait before a retry: what the clock would do in a few seconds or hours."""
+    now = timezone.now()
+    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(
+        next_attempt_at=now
+    )
+    DBTaskResult.objects.filter(status="READY").update(run_after=now)
+
+
+def test_test_event_arrives_signed(client, endpoint, receiver, settings):
+    delivery = send_test_event(client, endpoint)
+
+    run_worker()
+
+    [request] = receiver.received
+    assert request.signature_is_valid(endpoint.secret)
+    assert request.headers["webhook-id"] == delivery.webhook_id
+    assert abs(int(request.headers["webhook-timestamp"]) - timezone.now().timestamp()) < 60
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["user-agent"] == settings.WEBHOOKS_USER_AGENT
+    assert json.loads(request.body)["type"] == "webhook.test"
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.DELIVERED
+    assert delivery.last_status_code == 200
+    log = client.get(reverse("notifications:delivery_log", args=[endpoint.pk])).text
+    assert "Delivered" in log and "data-poll-url" not in log
+
+
+def test_profile_update_is_delivered_without_secrets(client, endpoint, receiver):
+    client.post(
+        reverse("accounts:profile"),
+        {"display_name": "Ann Lee", "headline": "Engineer", "bio": "", "location": "Oslo"},
+    )
+
+    run_worker()
+
+    [request] = receiver.received
+    assert request.signature_is_valid(endpoint.secret)
+    payload = json.loads(request.body)
+    assert payload["type"] == "profile.updated"
+    assert payload["data"]["display_name"] == "Ann Lee"
+    assert "whsec_" not in request.body.decode() and "password" not in request.body.decode()
+
+
+def test_unsubscribed_and_inactive_endpoints_get_nothing(client, member, receiver):
+    Endpoint.objects.create(owner=member, url=receiver.url, events=[Event.EMAIL_CONFIRMED])
+    Endpoint.objects.create(
+        owner=member, url=receiver.url, events=[Event.PROFILE_UPDATED], is_active=False
+    )
+
+    client.post(reverse("accounts:profile"), {"display_name": "Ann"})
+    run_worker()
+
+    assert receiver.received == []
+    assert not Delivery.objects.exists()
+
+
+def test_failed_attempts_are_retried_with_backoff_and_the_same_id(client, endpoint, receiver):
+    receiver.answer(Answer(status=500), Answer(status=502))
+    delivery = send_test_event(client, endpoint)
+
+    run_worker()
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.PENDING
+    assert delivery.attempts == 1
+    assert delivery.last_status_code == 500
+    wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+    assert 5 * 0.9 - 1 < wait <= 5 * 1.1
+    [retry] = DBTaskResult.objects.filter(status="READY")
+    assert retry.run_after == delivery.next_attempt_at
+
+    run_worker()  # Not due yet: nothing happens.
+    assert len(receiver.received) == 1
+
+    make_due(delivery)
+    run_worker()
+    delivery.refresh_from_db()
+    assert delivery.attempts == 2
+    wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+    assert 300 * 0.9 - 1 < wait <= 300 * 1.1
+
+    make_due(delivery)
+    run_worker()
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.DELIVERED
+    assert delivery.attempts == 3
+    assert len({request.headers["webhook-id"] for request in receiver.received}) == 1
+    assert all(request.signature_is_valid(endpoint.secret) for request in receiver.received)
+
+
+def test_retry_schedule_and_jitter_bounds():
+    for attempts_made, base in enumerate(RETRY_SCHEDULE):
+        delays = [retry_delay(attempts_made) for _ in range(200)]
+        assert all(base * 0.9 <= delay <= base * 1.1 for delay in delays)
+        if base:
+            assert len(set(delays)) > 1  # Jitter spreads retries out.
+    assert retry_delay(len(RETRY_SCHEDULE)) is None
+    assert RETRY_SCHEDULE[1:4] == [5, 300, 1800]
+
+
+def test_a_delivery_fails_for_good_after_the_last_attempt(client, endpoint, receiver):
+    receiver.answer(*[Answer(status=500)] * len(RETRY_SCHEDULE))
+    delivery = send_test_event(client, endpoint)
+
+    for _ in RETRY_SCHEDULE:
+        run_worker()
+        make_due(delivery)
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.attempts == len(RETRY_SCHEDULE)
+    assert delivery.next_attempt_at is None
+    log = client.get(reverse("notifications:endpoint", args=[endpoint.pk])).text
+    assert "Redeliver" in log
+
+    client.post(reverse("notifications:redeliver", args=[endpoint.pk, delivery.pk]))
+    run_worker()
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.DELIVERED
+    assert receiver.received[-1].headers["webhook-id"] == delivery.webhook_id
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_honoured(client, endpoint, receiver, status):
+    receiver.answer(Answer(status=status, headers={"Retry-After": "120"}))
+    delivery = send_test_event(client, endpoint)
+
+    run_worker()
+
+    delivery.refresh_from_db()
+    wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+    assert 118 < wait <= 120
+
+
+def test_410_gone_disables_the_endpoint(client, endpoint, receiver):
+    receiver.answer(Answer(status=410))
+    delivery = send_test_event(client, endpoint)
+
+    run_worker()
+
+    delivery.refresh_from_db()
+    endpoint.refresh_from_db()
+    assert delivery.status == Delivery.Status.FAILED
+    assert not endpoint.is_active
+    assert "410 Gone" in endpoint.disabled_reason
+    assert not DBTaskResult.objects.filter(status="READY").exists()
+
+
+def test_slow_receiver_hits_the_time_out_and_is_retried(client, endpoint, receiver, monkeypatch):
+    monkeypatch.setattr(transport, "TOTAL_TIMEOUT", 0.5)
+    receiver.answer(Answer(delay=2))
+    delivery = send_test_event(client, endpoint)
+
+    run_worker()
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.PENDING
+    assert delivery.last_status_code is None
+    assert "Timed out" in delivery.last_error or "timed out" in delivery.last_error
+    assert delivery.next_attempt_at is not None
+
+
+def test_redirect_is_not_followed(client, endpoint, receiver):
+    receiver.answer(Answer(status=302, headers={"Location": "http://169.254.169.254/"}))
+    delivery = send_test_event(client, endpoint)
+
+    run_worker()
+
+    delivery.refresh_from_db()
+    assert len(receiver.received) == 1
+    assert delivery.status == Delivery.Status.PENDING
+    assert delivery.last_status_code == 302
+    assert "Redirects are not followed" in delivery.last_error
+
+
+def test_only_64_kib_of_an_oversized_response_is_read(receiver):
+    receiver.answer(Answer(body=b"x" * (5 * 1024 * 1024)))
+
+    response = transport.post(receiver.url, b"{}", {"Content-Type": "application/json"})
+
+    assert response.status == 200
+    assert len(response.body) == transport.MAX_RESPONSE_BYTES
+
+
+def test_refused_connection_is_recorded_and_retried(client, member, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/"
+    endpoint = Endpoint.objects.create(owner=member, url=url, events=[])
+    delivery = send_test_event(client, endpoint)
+
+    run_worker()
+
+    delivery.refresh_from_db()
+    assert "ConnectionRefusedError" in delivery.last_error
+    assert delivery.next_attempt_at > timezone.now() + timedelta(seconds=3)
