@@ -1,7 +1,7 @@
 # One image for every process: web (default), worker and release, chosen by command.
 #   docker build -t site .
 #   docker run -e SECRET_KEY=... -e DATABASE_URL=... -e ALLOWED_HOSTS=... -p 8000:8000 site
-#   docker run ... site python manage.py db_worker --queue-name default,email
+#   docker run ... site python manage.py db_worker --queue-name default,email,webhooks,search
 
 FROM python:3.13-slim AS build
 COPY --from=ghcr.io/astral-sh/uv:0.13 /uv /usr/local/bin/uv
