@@ -1,14 +1,16 @@
 """Background work for accounts. Each task takes ids, reloads the row, and is safe to run twice."""
 
+from crontask import cron
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import F, Q
 from django.tasks import task
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from . import search
-from .models import User
+from .models import Profile, SearchEntry, User
 from .tokens import make_token
 
 
@@ -55,3 +57,23 @@ def update_search_entry(user_id: int) -> str:
             return "removed: no such user"  # The entry went with the user (ON DELETE CASCADE).
         indexed = search.rebuild_entries([user_id])
     return "indexed" if indexed else "removed"
+
+
+@cron("*/30 * * * *")
+@task(queue_name="search", priority=-20)
+def check_search_index() -> str:
+    """Rebuild every directory entry that disagrees with the rows it comes from.
+
+    A safety net for index tasks that were lost: entries missing or older than their
+    profile, and entries of members who are deactivated or have no profile.
+    """
+    stale = Profile.objects.filter(user__is_active=True).filter(
+        Q(user__searchentry__isnull=True) | Q(updated_at__gt=F("user__searchentry__indexed_at"))
+    )
+    extra = SearchEntry.objects.filter(Q(user__is_active=False) | Q(user__profile__isnull=True))
+    user_ids = sorted(
+        {*stale.values_list("user_id", flat=True), *extra.values_list("user_id", flat=True)}
+    )
+    for start in range(0, len(user_ids), 1000):
+        search.rebuild_entries(user_ids[start : start + 1000])
+    return f"repaired {len(user_ids)}"

@@ -9,10 +9,12 @@ import time
 from datetime import timedelta
 from functools import partial
 
+from crontask import cron
 from django.conf import settings
 from django.db import transaction
 from django.tasks import TaskContext, task
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from . import signing, ssrf, transport
 from .models import Delivery
@@ -149,7 +151,56 @@ def record_outcome(delivery, status_code, error, retry_after) -> str:
     delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
     with transaction.atomic():
         delivery.save()
-        transaction.on_commit(
-            partial(deliver_webhook.using(run_after=delivery.next_attempt_at).enqueue, delivery.pk)
-        )
+        transaction.on_commit(partial(enqueue_delivery, delivery.pk, delivery.next_attempt_at))
     return f"retrying in {delay:.0f} s"
+
+
+def enqueue_delivery(delivery_id: int, run_after=None) -> None:
+    """Enqueue an attempt, and note its task on the delivery so the sweep can tell it is alive."""
+    deliver = deliver_webhook.using(run_after=run_after) if run_after else deliver_webhook
+    result = deliver.enqueue(delivery_id)
+    Delivery.objects.filter(pk=delivery_id).update(task_result_id=result.id)
+
+
+# A retry that is this late and has no live task was lost, not merely queued.
+SWEEP_GRACE = timedelta(seconds=30)
+
+
+@cron("* * * * *")
+@task(queue_name="webhooks", priority=40)
+def sweep_deliveries() -> str:
+    """Put back on the queue every pending delivery that no live task is working on.
+
+    Two ways a delivery loses its task: the worker died during an attempt (the attempt
+    stays "in flight" with no next_attempt_at), or a due retry's task is gone (never
+    enqueued because the process stopped first, or pruned). The first counts as a failed
+    attempt and is rescheduled on the retry schedule; the second is enqueued at once.
+    """
+    live = {
+        str(pk)
+        for pk in DBTaskResult.objects.filter(
+            task_path=deliver_webhook.module_path, status__in=["READY", "RUNNING"]
+        ).values_list("pk", flat=True)
+    }
+    rescheduled = requeued = 0
+    candidates = Delivery.objects.filter(status=Delivery.Status.PENDING).exclude(
+        task_result_id__in=live
+    )
+    for delivery_id in candidates.values_list("pk", flat=True):
+        with transaction.atomic():
+            delivery = (
+                Delivery.objects.select_for_update(skip_locked=True)
+                .select_related("endpoint")
+                .filter(pk=delivery_id, status=Delivery.Status.PENDING)
+                .exclude(task_result_id__in=live)
+                .first()
+            )
+            if delivery is None:
+                continue
+            if delivery.next_attempt_at is None:
+                record_outcome(delivery, None, "The worker stopped during this attempt.", None)
+                rescheduled += 1
+            elif delivery.next_attempt_at <= timezone.now() - SWEEP_GRACE:
+                transaction.on_commit(partial(enqueue_delivery, delivery.pk))
+                requeued += 1
+    return f"rescheduled {rescheduled}, requeued {requeued}"

@@ -21,7 +21,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    # Before django_tasks_db and crontask: its db_worker and crontask commands extend theirs.
+    "worker",
     "django_tasks_db",
+    "crontask",
     "accounts",
     "notifications",
 ]
@@ -93,6 +96,22 @@ STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 # the backend that runs them.
 TASK_QUEUES = ["default", "email", "webhooks", "search"]
 
+# The worker (see worker/). Each db_worker process writes a heartbeat this often; one
+# silent for WORKER_DEAD_AFTER_SECONDS is dead, and the recovery job (every minute) fails
+# its RUNNING tasks and re-runs those listed below, which are safe to run twice.
+WORKER_HEARTBEAT_SECONDS = 10
+WORKER_DEAD_AFTER_SECONDS = 60
+TASKS_RERUN_AFTER_WORKER_DIED = [
+    "accounts.tasks.send_confirmation_email",
+    "accounts.tasks.update_search_entry",
+]
+# `manage.py worker_health` fails when a task has run longer than this, or a ready task
+# has waited longer than that.
+WORKER_STUCK_AFTER_SECONDS = 5 * 60
+WORKER_MAX_QUEUE_WAIT_SECONDS = 5 * 60
+# Finished task results are an execution log, pruned hourly once older than this.
+TASK_RESULT_RETENTION_DAYS = 14
+
 # Links in emails are built outside any request, so the site needs to know its own address.
 SITE_URL = "http://127.0.0.1:8000"
 DEFAULT_FROM_EMAIL = "Tasks Demo <noreply@example.com>"
@@ -136,7 +155,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # key=value (logfmt), which log platforms parse into fields.
+        "plain": {"format": "time=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
@@ -146,5 +166,6 @@ LOGGING = {
         "django.tasks": {"level": "INFO"},
         "django_tasks_db": {"level": "INFO"},
         "config.csp": {"level": "WARNING"},
+        "worker": {"level": "INFO"},
     },
 }

@@ -1,0 +1,60 @@
+"""The scheduler lock: one `manage.py crontask` acts at a time, however many are started.
+
+django-crontask locks through Redis when CRONTASK["REDIS_URL"] is set. This site has no
+Redis, so the lock is a PostgreSQL session-level advisory lock: the scheduler that takes
+it schedules, any other waits for it. The lock belongs to a database connection, so when
+its scheduler dies, however abruptly, PostgreSQL releases it and a waiting scheduler
+takes over. crontask calls extend() every few seconds; it checks that the lock is still
+held (the connection could have been cut) and stops the scheduler if not.
+"""
+
+import time
+
+from crontask import utils
+from django.db import connection
+
+# Any constant shared by all schedulers of this site; "crontask" in ASCII.
+LOCK_KEY = 0x63726F6E
+RETRY_SECONDS = 5
+
+
+class SchedulerLock:
+    def __init__(self, stdout):
+        self.stdout = stdout
+        self.backend_pid = None
+
+    def __enter__(self):
+        waiting = False
+        with connection.cursor() as cursor:
+            while True:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
+                if cursor.fetchone()[0]:
+                    break
+                if not waiting:
+                    self.stdout.write("Another scheduler holds the lock; waiting to take over.")
+                    waiting = True
+                time.sleep(RETRY_SECONDS)
+            cursor.execute("SELECT pg_backend_pid()")
+            self.backend_pid = cursor.fetchone()[0]
+        self.stdout.write("Scheduler lock acquired.")
+        return self
+
+    def __exit__(self, *exc_info):
+        # Closing the connection releases the lock even if this unlock can't run.
+        connection.close()
+
+    def extend(self, additional_time=None, replace_ttl=False):
+        # Runs in one of the scheduler's threads, on that thread's own connection.
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND pid = %s AND classid = 0 AND objid = %s",
+                    [self.backend_pid, LOCK_KEY],
+                )
+                held = cursor.fetchone() is not None
+        finally:
+            connection.close()
+        if not held:
+            raise utils.LockNotOwnedError("The scheduler lock's database connection was lost.")
+        return True

@@ -1,0 +1,37 @@
+"""Recurring housekeeping for the task queue itself. Scheduled by `manage.py crontask`."""
+
+from crontask import cron
+from django.conf import settings
+from django.core.management import call_command
+from django.tasks import task
+
+from . import recovery
+
+
+@cron("* * * * *")
+@task(priority=50)
+def recover_dead_tasks() -> str:
+    """Fail and, where safe, re-run the tasks of workers that stopped sending heartbeats.
+
+    Runs every minute, so a dead worker's tasks are back in the queue within
+    WORKER_DEAD_AFTER_SECONDS plus a minute.
+    """
+    recovered = [pk for pk in recovery.orphaned_task_ids() if recovery.recover(pk)]
+    return f"recovered {len(recovered)}"
+
+
+@cron("17 * * * *")
+@task
+def prune_task_results() -> str:
+    """Delete finished task results older than TASK_RESULT_RETENTION_DAYS.
+
+    Results are an execution log; anything that must last (a webhook delivery's history)
+    lives in the app's own tables. Hourly, so each run deletes about an hour's worth.
+    """
+    call_command(
+        "prune_db_task_results",
+        queue_name="*",
+        min_age_days=settings.TASK_RESULT_RETENTION_DAYS,
+        verbosity=0,
+    )
+    return "pruned"
