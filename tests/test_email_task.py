@@ -13,6 +13,7 @@ from django_tasks_db.models import DBTaskResult
 from accounts.tasks import send_confirmation_email
 
 from .conftest import run_worker
+from .smtp import SMTPServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -122,3 +123,22 @@ def test_development_mail_file_has_a_clickable_link(make_user, settings, tmp_pat
     link = re.search(r"http://\S+/accounts/confirm/\S+/$", text, re.MULTILINE).group(0)
     assert "=\n" not in link
     assert Client().get(link).status_code == 302
+
+
+def test_confirmation_email_goes_out_over_smtp(make_user, settings):
+    user = make_user()
+    with SMTPServer() as server:
+        settings.MAILERS = {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "127.0.0.1", "port": server.port, "timeout": 5},
+            }
+        }
+        send_confirmation_email.call(user.pk)
+
+    [message] = server.messages
+    assert message["To"] == "ann@example.com"
+    assert message["Subject"] == "Confirm your email address"
+    text = message.get_body(("plain",)).get_content()
+    assert "/accounts/confirm/" in text
+    assert message.get_body(("html",)) is not None

@@ -1,0 +1,60 @@
+"""Real processes (gunicorn, db_worker, crontask) started by tests against a throwaway database.
+
+Production's shape without production's fences: the DatabaseBackend, DATABASE_URL (a
+PostgreSQL database, or a SQLite file the test made), and mail written to files in
+E2E_MAIL_DIR so a test can read what was sent.
+"""
+
+import os
+
+import dj_database_url
+
+from .base import *  # noqa: F403
+
+DEBUG = False
+SECRET_KEY = "insecure-e2e-only"  # noqa: S105
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ["DATABASE_URL"], conn_max_age=600, conn_health_checks=True
+    )
+}
+
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": TASK_QUEUES,  # noqa: F405
+    }
+}
+
+# Mail goes over SMTP to 127.0.0.1:E2E_SMTP_PORT when a test runs a server there, else
+# to files in E2E_MAIL_DIR.
+if smtp_port := os.environ.get("E2E_SMTP_PORT"):
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": int(smtp_port), "timeout": 30},
+        }
+    }
+else:
+    MAILERS = {
+        "default": {
+            "BACKEND": "config.mail.ReadableFileEmailBackend",
+            "OPTIONS": {"file_path": os.environ.get("E2E_MAIL_DIR", BASE_DIR / "var" / "e2e")},  # noqa: F405
+        }
+    }
+
+# Rate-limit counters per process are enough for tests, and need no cache table.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+STORAGES = {
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Receivers in tests listen on 127.0.0.1.
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
+# Tests of crash recovery can't wait a minute for a heartbeat to go stale.
+WORKER_HEARTBEAT_SECONDS = float(os.environ.get("WORKER_HEARTBEAT_SECONDS", "1"))
+WORKER_DEAD_AFTER_SECONDS = float(os.environ.get("WORKER_DEAD_AFTER_SECONDS", "3"))

@@ -1,0 +1,60 @@
+"""A small real SMTP server on 127.0.0.1 for tests and benchmarks.
+
+It speaks enough of RFC 5321 for Django's SMTP backend (EHLO, MAIL, RCPT, DATA, RSET,
+NOOP, QUIT), keeps every message it accepts, and can take its time over each one, the
+way a slow mail provider does.
+"""
+
+import socketserver
+import threading
+import time
+from email import message_from_bytes, policy
+
+
+class SMTPServer:
+    def __init__(self, delay: float = 0.0):
+        self.delay = delay
+        self.messages = []
+        self.sessions = 0
+        server = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def reply(self, line: str):
+                self.wfile.write(line.encode() + b"\r\n")
+
+            def handle(self):
+                server.sessions += 1
+                self.reply("220 test SMTP ready")
+                while line := self.rfile.readline():
+                    command = line.decode(errors="replace").strip()
+                    verb = command.split(" ", 1)[0].upper()
+                    if verb in ("EHLO", "HELO"):
+                        self.reply("250 test")
+                    elif verb in ("MAIL", "RCPT", "RSET", "NOOP"):
+                        self.reply("250 OK")
+                    elif verb == "DATA":
+                        self.reply("354 End data with <CR><LF>.<CR><LF>")
+                        data = b""
+                        while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                            data += chunk[1:] if chunk.startswith(b"..") else chunk
+                        time.sleep(server.delay)
+                        server.messages.append(message_from_bytes(data, policy=policy.default))
+                        self.reply("250 OK: queued")
+                    elif verb == "QUIT":
+                        self.reply("221 Bye")
+                        return
+                    else:
+                        self.reply("502 Command not implemented")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,185 @@
+"""The worker as it runs in production: real processes, killed and stopped for real.
+
+These need a database that other processes can reach, so they run in the PostgreSQL
+pass of .ci/run (DATABASE_URL=postgres://... make test).
+"""
+
+import signal
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.tasks import TaskResultStatus
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from accounts.tasks import send_confirmation_email
+from notifications.models import Delivery, Endpoint, Event
+from notifications.tasks import enqueue_delivery, sweep_deliveries
+from worker.models import Heartbeat
+from worker.tasks import recover_dead_tasks
+
+from . import tasks
+from .conftest import run_worker
+from .processes import Processes, wait_for
+from .receiver import Answer
+from .smtp import SMTPServer
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("database_backend"),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="worker processes need a shared database: run with DATABASE_URL=postgres://...",
+    ),
+]
+
+
+@pytest.fixture
+def processes(tmp_path):
+    (tmp_path / "mail").mkdir()
+    running = Processes(tmp_path)
+    yield running
+    running.stop_all()
+
+
+def status_of(result) -> str:
+    return DBTaskResult.objects.get(pk=result.id).status
+
+
+def presume_dead(settings):
+    """Let the heartbeats of killed workers count as stale at once."""
+    settings.WORKER_DEAD_AFTER_SECONDS = 0
+    Heartbeat.objects.update(seen_at=timezone.now() - timedelta(seconds=1))
+
+
+def test_sigterm_lets_the_running_task_finish_then_exits_0(processes, tmp_path):
+    marker = tmp_path / "marker"
+    result = tasks.sleep_then_record.enqueue(2, str(marker))
+    worker = processes.worker()
+
+    wait_for(lambda: marker.exists(), message="the task to start")
+    worker.signal(signal.SIGTERM)
+
+    assert worker.wait() == 0
+    assert marker.read_text() == "finished"
+    assert status_of(result) == TaskResultStatus.SUCCESSFUL
+    assert "shutting down gracefully" in worker.output
+    assert not Heartbeat.objects.exists()  # A clean exit leaves nothing to recover.
+
+
+def test_killed_worker_loses_no_confirmation_email(processes, make_user, settings):
+    user = make_user("ann@example.com")
+    with SMTPServer(delay=30) as slow_mail:
+        worker = processes.worker(E2E_SMTP_PORT=str(slow_mail.port))
+        result = send_confirmation_email.enqueue(user.pk)
+        wait_for(lambda: slow_mail.sessions, message="the worker to start sending")
+        worker.signal(signal.SIGKILL)
+        worker.wait()
+
+    assert status_of(result) == TaskResultStatus.RUNNING  # What a dead worker leaves behind.
+    assert recover_dead_tasks.call() == "recovered 0"  # Its heartbeat is still fresh.
+
+    presume_dead(settings)
+    assert recover_dead_tasks.call() == "recovered 1"
+
+    original = DBTaskResult.objects.get(pk=result.id)
+    assert original.status == TaskResultStatus.FAILED
+    assert original.exception_class_path == "worker.recovery.WorkerDied"
+    with SMTPServer() as mail:
+        settings.MAILERS = {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "127.0.0.1", "port": mail.port, "timeout": 5},
+            }
+        }
+        run_worker()
+    [message] = mail.messages
+    assert message["To"] == "ann@example.com"
+
+
+def test_killed_worker_loses_no_webhook_delivery(processes, member, receiver, settings):
+    endpoint = Endpoint.objects.create(owner=member, url=receiver.url, events=[])
+    receiver.answer(Answer(delay=30))
+    delivery = Delivery.objects.create(
+        endpoint=endpoint, event=Event.TEST, payload={}, next_attempt_at=timezone.now()
+    )
+    enqueue_delivery(delivery.pk)
+    worker = processes.worker()
+    wait_for(lambda: receiver.received, message="the delivery to reach the receiver")
+    worker.signal(signal.SIGKILL)
+    worker.wait()
+
+    presume_dead(settings)
+    assert recover_dead_tasks.call() == "recovered 1"
+    # The attempt in flight counts as failed, and the delivery's own schedule takes over.
+    assert sweep_deliveries.call() == "rescheduled 1, requeued 0"
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.PENDING
+    assert delivery.attempts == 1
+    assert "worker stopped" in delivery.last_error
+
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+    run_worker()
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.DELIVERED
+    assert {request.headers["webhook-id"] for request in receiver.received} == {delivery.webhook_id}
+
+
+def test_restarted_worker_recovers_its_own_tasks_at_once(processes, make_user, tmp_path):
+    user = make_user("ann@example.com")
+    with SMTPServer(delay=30) as slow_mail:
+        worker = processes.worker(
+            "--worker-id", "web-1:worker.1", E2E_SMTP_PORT=str(slow_mail.port)
+        )
+        result = send_confirmation_email.enqueue(user.pk)
+        wait_for(lambda: slow_mail.sessions, message="the worker to start sending")
+        worker.signal(signal.SIGKILL)
+        worker.wait()
+
+    with SMTPServer() as mail:
+        restarted = processes.worker(
+            "--worker-id", "web-1:worker.1", "--batch", E2E_SMTP_PORT=str(mail.port)
+        )
+        assert restarted.wait() == 0
+    assert status_of(result) == TaskResultStatus.FAILED
+    assert [message["To"] for message in mail.messages] == ["ann@example.com"]
+
+
+def test_two_workers_never_run_the_same_task(processes, tmp_path):
+    log = tmp_path / "runs.log"
+    results = [tasks.record.enqueue(n, str(log)) for n in range(300)]
+    workers = [processes.worker("--batch") for _ in range(2)]
+
+    assert [worker.wait(timeout=60) for worker in workers] == [0, 0]
+
+    runs = log.read_text().split()
+    assert sorted(map(int, runs)) == list(range(300))
+    assert (
+        DBTaskResult.objects.filter(
+            pk__in=[result.id for result in results], status="SUCCESSFUL"
+        ).count()
+        == 300
+    )
+    # Both took a share: the lock let them work side by side, not one after the other.
+    per_worker = {ids[-1] for ids in DBTaskResult.objects.values_list("worker_ids", flat=True)}
+    assert len(per_worker) == 2
+
+
+def test_only_one_scheduler_acts_at_a_time(processes):
+    first = processes.start("crontask")
+    wait_for(lambda: "Scheduler lock acquired" in first.output, message="the first scheduler")
+    second = processes.start("crontask")
+    wait_for(lambda: "waiting to take over" in second.output, message="the second to wait")
+    assert "Scheduler lock acquired" not in second.output
+
+    first.signal(signal.SIGTERM)
+    first.wait()
+
+    wait_for(
+        lambda: "Scheduler lock acquired" in second.output,
+        timeout=15,
+        message="the second scheduler to take over",
+    )
