@@ -10,3 +10,5 @@ graceful_timeout = 25
 accesslog = "-"
 # Platforms terminate TLS in front of us; trust their X-Forwarded-* headers.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's runtime control socket is not needed here; the platform stops and scales us.
+control_socket_disable = True
