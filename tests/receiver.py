@@ -38,7 +38,7 @@ class Received:
 
 
 class Receiver:
-    def __init__(self):
+    def __init__(self, port: int = 0):
         self.received: list[Received] = []
         self.answers: list[Answer] = []
         receiver = self
@@ -63,7 +63,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hooks"

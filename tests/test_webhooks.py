@@ -232,3 +232,31 @@ def test_refused_connection_is_recorded_and_retried(client, member, settings):
     delivery.refresh_from_db()
     assert "ConnectionRefusedError" in delivery.last_error
     assert delivery.next_attempt_at > timezone.now() + timedelta(seconds=3)
+
+
+def test_receiver_down_for_a_while_then_up_gets_the_delivery(client, member, settings):
+    from .receiver import Receiver
+
+    settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
+    receiver = Receiver()
+    # Nothing listens yet: the port is reserved, but the server isn't accepting.
+    receiver.server.socket.close()
+    endpoint = Endpoint.objects.create(owner=member, url=receiver.url, events=[])
+    delivery = send_test_event(client, endpoint)
+
+    for _ in range(2):
+        run_worker()
+        make_due(delivery)
+    delivery.refresh_from_db()
+    assert delivery.attempts == 2
+    assert "ConnectionRefusedError" in delivery.last_error
+
+    with Receiver(port=receiver.port) as back_up:
+        run_worker()
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.DELIVERED
+    assert delivery.attempts == 3
+    [request] = back_up.received
+    assert request.headers["webhook-id"] == delivery.webhook_id
+    assert request.signature_is_valid(endpoint.secret)

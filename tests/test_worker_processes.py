@@ -4,8 +4,13 @@ These need a database that other processes can reach, so they run in the Postgre
 pass of .ci/run (DATABASE_URL=postgres://... make test).
 """
 
+import os
+import shutil
 import signal
+import subprocess
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -148,24 +153,18 @@ def test_restarted_worker_recovers_its_own_tasks_at_once(processes, make_user, t
     assert [message["To"] for message in mail.messages] == ["ann@example.com"]
 
 
-def test_two_workers_never_run_the_same_task(processes, tmp_path):
+def test_four_workers_run_each_of_2000_tasks_exactly_once(processes, tmp_path):
     log = tmp_path / "runs.log"
-    results = [tasks.record.enqueue(n, str(log)) for n in range(300)]
-    workers = [processes.worker("--batch") for _ in range(2)]
+    results = [tasks.record.enqueue(n, str(log)) for n in range(2000)]
+    workers = [processes.worker("--batch") for _ in range(4)]
 
-    assert [worker.wait(timeout=60) for worker in workers] == [0, 0]
+    assert [worker.wait(timeout=120) for worker in workers] == [0, 0, 0, 0]
 
-    runs = log.read_text().split()
-    assert sorted(map(int, runs)) == list(range(300))
-    assert (
-        DBTaskResult.objects.filter(
-            pk__in=[result.id for result in results], status="SUCCESSFUL"
-        ).count()
-        == 300
-    )
-    # Both took a share: the lock let them work side by side, not one after the other.
-    per_worker = {ids[-1] for ids in DBTaskResult.objects.values_list("worker_ids", flat=True)}
-    assert len(per_worker) == 2
+    assert sorted(map(int, log.read_text().split())) == list(range(2000))
+    finished = DBTaskResult.objects.filter(pk__in=[result.id for result in results])
+    assert finished.filter(status="SUCCESSFUL").count() == 2000
+    # SKIP LOCKED let them work side by side: every worker took a share.
+    assert len({ids[-1] for ids in finished.values_list("worker_ids", flat=True)}) == 4
 
 
 def test_only_one_scheduler_acts_at_a_time(processes):
@@ -183,3 +182,40 @@ def test_only_one_scheduler_acts_at_a_time(processes):
         timeout=15,
         message="the second scheduler to take over",
     )
+
+
+def restart_postgres():
+    """Restart the local PostgreSQL cluster, or skip the test if that isn't possible here."""
+    clusters = Path("/etc/postgresql")
+    if os.geteuid() != 0 or not shutil.which("pg_ctlcluster") or not clusters.is_dir():
+        pytest.skip("restarting PostgreSQL needs root and a local pg_ctlcluster cluster")
+    host = connection.settings_dict["HOST"] or "localhost"
+    if host not in ("localhost", "127.0.0.1", "::1"):
+        pytest.skip(f"PostgreSQL at {host} is not on this machine")
+    [version] = [path.name for path in clusters.iterdir()]
+    connection.close()
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+        check=True,
+        timeout=60,
+    )
+
+
+def test_worker_carries_on_when_postgres_restarts(processes, tmp_path):
+    log = tmp_path / "runs.log"
+    worker = processes.worker()
+    first = [tasks.record.enqueue(n, str(log)) for n in range(20)]
+    wait_for(lambda: len(log.read_text().split()) == 20 if log.exists() else 0)
+
+    restart_postgres()
+    time.sleep(1)  # The worker polls into the gap while the server comes back.
+    second = [tasks.record.enqueue(n, str(log)) for n in range(20, 40)]
+
+    wait_for(
+        lambda: len(log.read_text().split()) >= 40,
+        timeout=30,
+        message="the worker to run tasks enqueued after the restart",
+    )
+    assert worker.popen.poll() is None, worker.output
+    assert sorted(map(int, log.read_text().split())) == list(range(40))
+    assert {status_of(result) for result in first + second} == {TaskResultStatus.SUCCESSFUL}

@@ -6,7 +6,7 @@ import socket
 import threading
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from .models import Heartbeat
@@ -61,4 +61,7 @@ class HeartbeatThread(threading.Thread):
         """Stop beating and remove the row: a clean exit is not a death to recover from."""
         self.stopping.set()
         self.join(timeout=5)
-        Heartbeat.objects.filter(worker_id=self.worker_id).delete()
+        try:
+            Heartbeat.objects.filter(worker_id=self.worker_id).delete()
+        except DatabaseError:
+            pass  # The row goes stale instead, and recovery finds nothing of ours running.
