@@ -1,5 +1,6 @@
 """Worker identity and liveness: a stable id per process, and a heartbeat thread."""
 
+import contextlib
 import logging
 import os
 import socket
@@ -61,7 +62,6 @@ class HeartbeatThread(threading.Thread):
         """Stop beating and remove the row: a clean exit is not a death to recover from."""
         self.stopping.set()
         self.join(timeout=5)
-        try:
+        # If the database is down the row just goes stale, and recovery finds nothing of ours.
+        with contextlib.suppress(DatabaseError):
             Heartbeat.objects.filter(worker_id=self.worker_id).delete()
-        except DatabaseError:
-            pass  # The row goes stale instead, and recovery finds nothing of ours running.
