@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV := $(or $(shell uv --version >/dev/null 2>&1 && command -v uv),.tools/bin/uv)
 MANAGE := $(UV) run python manage.py
 
-.PHONY: dev install migrate test lint format clean
+.PHONY: dev install migrate test e2e bench lint format clean
 
 dev: install migrate  ## Run web (http://127.0.0.1:8000) and worker together; Ctrl-C stops both.
 	$(UV) run honcho start -f Procfile.dev
@@ -17,8 +17,14 @@ migrate: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) createcachetable
 
-test: install  ## The whole suite, on SQLite (or on DATABASE_URL when set).
+test: install  ## The whole suite, browser tests included, on SQLite (or on DATABASE_URL when set).
 	$(UV) run pytest
+
+e2e: install  ## Only the browser tests, against real gunicorn, db_worker and crontask processes.
+	$(UV) run pytest tests/e2e
+
+bench: install  ## Benchmarks (PostgreSQL at DATABASE_URL, default the local test database).
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} $(UV) run python -m bench
 
 lint: install
 	$(UV) run ruff check .
@@ -29,7 +35,7 @@ format: install
 	$(UV) run ruff format .
 
 clean:
-	rm -rf .venv .tools var
+	rm -rf .venv .tools var test-results
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools

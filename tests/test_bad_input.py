@@ -25,7 +25,9 @@ examples = settings(
 )
 
 # Text as browsers and scripts send it: any Unicode, NUL bytes included, sometimes long.
-anything = st.text(max_size=300) | st.text(alphabet=st.characters(codec="utf-8"), min_size=250, max_size=400)
+anything = st.text(max_size=300) | st.text(
+    alphabet=st.characters(codec="utf-8"), min_size=250, max_size=400
+)
 emailish = st.emails().map(str) | anything
 
 

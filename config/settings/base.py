@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "django.forms",
     # Before django_tasks_db and crontask: its db_worker and crontask commands extend theirs.
     "worker",
     "django_tasks_db",
@@ -59,6 +60,10 @@ TEMPLATES = [
         },
     },
 ]
+
+# Form templates are looked up in templates/ too: templates/django/forms/field.html
+# renders labels without Django's trailing colon.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # Databases come from each environment module.
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

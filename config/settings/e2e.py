@@ -14,6 +14,7 @@ from .base import *  # noqa: F403
 DEBUG = False
 SECRET_KEY = "insecure-e2e-only"  # noqa: S105
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+SITE_URL = os.environ.get("SITE_URL", SITE_URL)  # noqa: F405  Where the test started the site.
 
 DATABASES = {
     "default": dj_database_url.parse(
