@@ -22,6 +22,15 @@ DATABASES = {
     )
 }
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # As in development: web and worker processes share the file, so use WAL and wait
+    # for locks rather than fail.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    }
+
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",

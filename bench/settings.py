@@ -1,0 +1,27 @@
+"""Benchmark settings: the e2e settings, with what a measurement varies read from the env."""
+
+import os
+
+from config.settings.e2e import *  # noqa: F403
+
+# Signup hashes a password; with the real hasher that takes longer than everything being
+# measured, so the benchmark uses a fast one to let the task backend's cost show.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if os.environ.get("BENCH_BACKEND") == "immediate":
+    TASKS = {
+        "default": {
+            "BACKEND": "django.tasks.backends.immediate.ImmediateBackend",
+            "QUEUES": TASK_QUEUES,  # noqa: F405
+        }
+    }
+
+# Django's defaults are CONN_MAX_AGE=0 (a new connection per request, or per worker
+# loop) and no health checks; the shipped settings keep connections for 10 minutes.
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "600"))  # noqa: F405
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = os.environ.get("CONN_HEALTH_CHECKS", "1") == "1"  # noqa: F405
+
+# Per-task log lines would measure the terminal, not the worker.
+LOGGING["loggers"]["worker"] = {"level": "WARNING"}  # noqa: F405
+LOGGING["loggers"]["django.tasks"] = {"level": "WARNING"}  # noqa: F405
+LOGGING["loggers"]["django_tasks_db"] = {"level": "WARNING"}  # noqa: F405
