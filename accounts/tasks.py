@@ -53,7 +53,7 @@ def update_search_entry(user_id: int) -> str:
     to finish writes the last saved state.
     """
     with transaction.atomic():
-        if not User.objects.select_for_update().filter(pk=user_id).exists():
+        if User.objects.select_for_update().filter(pk=user_id).first() is None:
             return "removed: no such user"  # The entry went with the user (ON DELETE CASCADE).
         indexed = search.rebuild_entries([user_id])
     return "indexed" if indexed else "removed"

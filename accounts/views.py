@@ -12,6 +12,7 @@ from django.urls import reverse_lazy
 from django.views.generic import FormView, ListView, TemplateView, UpdateView, View
 
 from notifications import events
+from notifications.models import Event
 
 from . import search
 from .forms import LoginForm, PeopleSearchForm, ProfileForm, ResendConfirmationForm, SignupForm
@@ -109,7 +110,7 @@ class ConfirmEmailView(View):
         with transaction.atomic():
             if not user.confirm_email():  # Another click on the same link got there first.
                 return self.failed("used", status=200)
-            events.emit(user, "account.email_confirmed", {"user_id": user.pk, "email": user.email})
+            events.emit(user, Event.EMAIL_CONFIRMED, {"user_id": user.pk, "email": user.email})
         messages.success(request, "Your email address is confirmed. You can log in now.")
         return redirect("accounts:login")
 
@@ -164,7 +165,7 @@ class ProfileView(LoginRequiredMixin, UpdateView):
     def form_valid(self, form):
         with transaction.atomic():
             profile = form.save()
-            events.emit(self.request.user, "profile.updated", events.profile_payload(profile))
+            events.emit(self.request.user, Event.PROFILE_UPDATED, events.profile_payload(profile))
             # Enqueue after commit, so the task reads the row this request saved.
             transaction.on_commit(partial(update_search_entry.enqueue, profile.user_id))
         messages.success(
