@@ -12,16 +12,16 @@ if os.environ.get("BENCH_BACKEND") == "immediate":
     TASKS = {
         "default": {
             "BACKEND": "django.tasks.backends.immediate.ImmediateBackend",
-            "QUEUES": TASK_QUEUES,  # noqa: F405
+            "QUEUES": TASK_QUEUES,  # defined once in base.py; a task's queue must be listed
         }
     }
 
 # Django's defaults are CONN_MAX_AGE=0 (a new connection per request, or per worker
 # loop) and no health checks; the shipped settings keep connections for 10 minutes.
-DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "600"))  # noqa: F405
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = os.environ.get("CONN_HEALTH_CHECKS", "1") == "1"  # noqa: F405
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "600"))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = os.environ.get("CONN_HEALTH_CHECKS", "1") == "1"
 
 # Per-task log lines would measure the terminal, not the worker.
-LOGGING["loggers"]["worker"] = {"level": "WARNING"}  # noqa: F405
-LOGGING["loggers"]["django.tasks"] = {"level": "WARNING"}  # noqa: F405
-LOGGING["loggers"]["django_tasks_db"] = {"level": "WARNING"}  # noqa: F405
+LOGGING["loggers"]["worker"] = {"level": "WARNING"}
+LOGGING["loggers"]["django.tasks"] = {"level": "WARNING"}
+LOGGING["loggers"]["django_tasks_db"] = {"level": "WARNING"}

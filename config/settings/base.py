@@ -65,7 +65,14 @@ TEMPLATES = [
 # renders labels without Django's trailing colon.
 FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
-# Databases come from each environment module.
+# Databases come from each environment module. Where SQLite is shared by web and worker
+# processes (development, browser tests), it waits for locks rather than failing, and
+# WAL lets the site read while the worker writes.
+SQLITE_SHARED_OPTIONS = {
+    "timeout": 20,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The cache holds rate-limit counters, so every web process must see the same one:

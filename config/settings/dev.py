@@ -5,19 +5,13 @@ SECRET_KEY = "insecure-development-only"
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 
 # Local state (database, mail) lives in var/, which git ignores.
-(BASE_DIR / "var").mkdir(exist_ok=True)  # noqa: F405
+(BASE_DIR / "var").mkdir(exist_ok=True)
 
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": BASE_DIR / "var" / "db.sqlite3",  # noqa: F405
-        # The worker and the web process share this file; wait for a lock rather than fail.
-        "OPTIONS": {
-            "timeout": 20,
-            "transaction_mode": "IMMEDIATE",
-            # WAL lets the site read while the worker writes.
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
-        },
+        "NAME": BASE_DIR / "var" / "db.sqlite3",
+        "OPTIONS": SQLITE_SHARED_OPTIONS,
     }
 }
 
@@ -25,7 +19,7 @@ DATABASES = {
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
-        "QUEUES": TASK_QUEUES,  # noqa: F405
+        "QUEUES": TASK_QUEUES,  # defined once in base.py; a task's queue must be listed
     }
 }
 
@@ -33,7 +27,7 @@ TASKS = {
 MAILERS = {
     "default": {
         "BACKEND": "config.mail.ReadableFileEmailBackend",
-        "OPTIONS": {"file_path": BASE_DIR / "var" / "mail"},  # noqa: F405
+        "OPTIONS": {"file_path": BASE_DIR / "var" / "mail"},
     }
 }
 

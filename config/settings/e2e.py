@@ -14,7 +14,7 @@ from .base import *  # noqa: F403
 DEBUG = False
 SECRET_KEY = "insecure-e2e-only"  # noqa: S105
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-SITE_URL = os.environ.get("SITE_URL", SITE_URL)  # noqa: F405  Where the test started the site.
+SITE_URL = os.environ.get("SITE_URL", SITE_URL)  # Where the test started the site.
 
 DATABASES = {
     "default": dj_database_url.parse(
@@ -23,18 +23,12 @@ DATABASES = {
 }
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # As in development: web and worker processes share the file, so use WAL and wait
-    # for locks rather than fail.
-    DATABASES["default"]["OPTIONS"] = {
-        "timeout": 20,
-        "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
-    }
+    DATABASES["default"]["OPTIONS"] = SQLITE_SHARED_OPTIONS
 
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
-        "QUEUES": TASK_QUEUES,  # noqa: F405
+        "QUEUES": TASK_QUEUES,  # defined once in base.py; a task's queue must be listed
     }
 }
 
@@ -51,7 +45,7 @@ else:
     MAILERS = {
         "default": {
             "BACKEND": "config.mail.ReadableFileEmailBackend",
-            "OPTIONS": {"file_path": os.environ.get("E2E_MAIL_DIR", BASE_DIR / "var" / "e2e")},  # noqa: F405
+            "OPTIONS": {"file_path": os.environ.get("E2E_MAIL_DIR", BASE_DIR / "var" / "e2e")},
         }
     }
 

@@ -12,7 +12,7 @@ DATABASES = {"default": dj_database_url.config(default="sqlite://:memory:")}
 TASKS = {
     "default": {
         "BACKEND": "django.tasks.backends.immediate.ImmediateBackend",
-        "QUEUES": TASK_QUEUES,  # noqa: F405
+        "QUEUES": TASK_QUEUES,  # defined once in base.py; a task's queue must be listed
     }
 }
 
