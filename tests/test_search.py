@@ -173,3 +173,17 @@ def test_worker_sends_email_before_indexing(make_user, mailoutbox):
 
     assert [message.to for message in mailoutbox] == [["b@example.com"]]
     assert not SearchEntry.objects.exists()
+
+
+def test_directory_pages_through_results(client, member, make_user):
+    for n in range(25):
+        user = make_user(f"p{n}@example.com", confirmed=True)
+        Profile.objects.create(user=user, display_name=f"Person {n:02d}")
+    search.rebuild_entries(Profile.objects.values_list("user_id", flat=True))
+
+    first = client.get(reverse("people")).text
+    second = client.get(reverse("people"), {"page": 2}).text
+
+    assert first.count("Page 1 of 2") == 2  # The pagination partial, above and below.
+    assert "Person 00" in first and "Person 24" not in first
+    assert "Person 24" in second
