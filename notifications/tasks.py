@@ -102,8 +102,8 @@ def deliver_webhook(context: TaskContext, delivery_id: int) -> str:
         delivery.task_result_id = context.task_result.id
         delivery.save()
 
-    # The HTTP request happens outside any transaction: no lock or connection is held
-    # while a slow receiver takes its time.
+    # The HTTP request happens outside any transaction: no row stays locked while a slow
+    # receiver takes its time.
     body, headers = request_for(delivery)
     status_code, error, retry_after = None, "", None
     try:
