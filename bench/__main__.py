@@ -6,6 +6,7 @@
 3. Worker throughput with no-op tasks: Django's default connection settings against the
    shipped ones, with 1 and 2 worker processes.
 4. Enqueue-to-start latency with the shipped worker settings.
+5. `rebuild_search_index` on 10,000 and 100,000 members: time and peak memory.
 
 PostgreSQL comes from DATABASE_URL (a scratch database is created and dropped on that
 server). Nothing in `make test` depends on these timings.
@@ -225,6 +226,39 @@ def start_latencies(scratch):
     return [float(seconds) for (seconds,) in rows]
 
 
+def rebuild_index(scratch, members):
+    """Seconds and peak resident memory (MiB) of rebuild_search_index over `members` members."""
+    setup = (
+        "from accounts.models import Profile, User\n"
+        "User.objects.all().delete()\n"
+        "users = User.objects.bulk_create("
+        f"[User(email=f'm{{n}}@example.com', password='!') for n in range({members})],"
+        " batch_size=5000)\n"
+        "Profile.objects.bulk_create([Profile(user=user, display_name=f'Member {user.pk}',"
+        " headline='Engineer', bio='words ' * 30) for user in users], batch_size=5000)\n"
+    )
+    scratch.manage("shell", "-c", setup, stdout=subprocess.DEVNULL)
+    # A fresh parent process, so the peak it reports is the command's alone.
+    measure = (
+        "import resource, subprocess, sys, time\n"
+        "started = time.perf_counter()\n"
+        "subprocess.run([sys.executable, 'manage.py', 'rebuild_search_index', '-v0'],"
+        " check=True, stdout=subprocess.DEVNULL)\n"
+        "print(time.perf_counter() - started,"
+        " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", measure],
+        cwd=ROOT,
+        env=scratch.env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    seconds, peak_mib = map(float, output.split())
+    return seconds, peak_mib
+
+
 def machine():
     cpu = "unknown CPU"
     with open("/proc/cpuinfo") as info:
@@ -247,7 +281,7 @@ def main():
         postgres = Scratch(tmp)
         sqlite = Scratch(tmp, kind="sqlite")
         try:
-            print("1/4 signup through gunicorn, mail server taking 2 s per message...", flush=True)
+            print("1/5 signup through gunicorn, mail server taking 2 s per message...", flush=True)
             with SMTPServer(delay=2) as slow_mail:
                 database = signup_latencies(postgres, "database", slow_mail.port)
                 immediate = signup_latencies(postgres, "immediate", slow_mail.port)
@@ -261,12 +295,12 @@ def main():
                 ("Signup, Immediate p50 / Database p50", f"{speedup:.0f}x", ">= 60x"),
             ]  # fmt: skip
 
-            print("2/4 the cost of .enqueue()...", flush=True)
+            print("2/5 the cost of .enqueue()...", flush=True)
             for name, scratch in (("PostgreSQL", postgres), ("SQLite", sqlite)):
                 samples = enqueue_latencies(scratch)
                 rows.append((f".enqueue() p50, {name}", ms(percentile(samples, 0.5)), "<= 1 ms"))
 
-            print("3/4 worker throughput...", flush=True)
+            print("3/5 worker throughput...", flush=True)
             default = {"CONN_MAX_AGE": "0", "CONN_HEALTH_CHECKS": "0"}
             shipped = {"CONN_MAX_AGE": "600", "CONN_HEALTH_CHECKS": "1"}
             results = {}
@@ -281,13 +315,22 @@ def main():
             ratio = results[1, "shipped"] / results[1, "Django default connections"]
             rows.append(("Shipped / default, 1 worker", f"{ratio:.1f}x", ">= 3x"))
 
-            print("4/4 enqueue-to-start latency...", flush=True)
+            print("4/5 enqueue-to-start latency...", flush=True)
             latencies = start_latencies(postgres)
             rows.append(
                 ("Enqueue to start, p50 / p95",
                  f"{ms(percentile(latencies, .5))} / {ms(percentile(latencies, .95))}",
                  "p50 <= 150 ms")
             )  # fmt: skip
+
+            print("5/5 rebuilding the search index...", flush=True)
+            for members in (10_000, 100_000):
+                seconds, peak = rebuild_index(postgres, members)
+                rows.append(
+                    (f"rebuild_search_index, {members:,} members",
+                     f"{seconds:.1f} s, peak {peak:.0f} MiB",
+                     "memory flat" if members == 100_000 else "")
+                )  # fmt: skip
         finally:
             postgres.drop()
 
