@@ -1,4 +1,4 @@
-"""The site as a user meets it: gunicorn, db_worker and crontask on a throwaway database."""
+"""The site as a user meets it: the Procfile's processes on a throwaway database."""
 
 import os
 import re
@@ -14,15 +14,15 @@ from pathlib import Path
 import psycopg
 from django.conf import settings
 
-PROCESSES = {
-    "web": ["gunicorn", "config.wsgi", "--config", "config/gunicorn.py"],
-    "worker": [
-        sys.executable, "manage.py", "db_worker",
-        "--queue-name", ",".join(settings.TASK_QUEUES),
-        "--interval", "0.1", "--no-reload", "--no-startup-delay",
-    ],
-    "scheduler": [sys.executable, "manage.py", "crontask"],
-}  # fmt: skip
+
+def procfile() -> dict[str, str]:
+    """The Procfile's entries, so the tests start exactly what a platform would."""
+    entries = {}
+    for line in (settings.BASE_DIR / "Procfile").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, command = line.split(":", 1)
+            entries[name.strip()] = command.strip()
+    return entries
 
 
 def free_port() -> int:
@@ -51,7 +51,7 @@ class TemporaryDatabase:
 
 
 class Site:
-    def __init__(self, tmp_path: Path, *, scheduler=False):
+    def __init__(self, tmp_path: Path):
         self.tmp_path = tmp_path
         self.mail_dir = tmp_path / "mail"
         self.mail_dir.mkdir()
@@ -68,24 +68,35 @@ class Site:
             "WEB_CONCURRENCY": "2",
             "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         }
-        self.names = ["web", "worker"] + (["scheduler"] if scheduler else [])
+        # No flow here waits on a recurring job, so the scheduler stays off.
+        self.names = ["web", "worker"]
         self.processes: dict[str, subprocess.Popen] = {}
         self.logs = []
 
     def start(self):
-        # The Procfile's release step, then its processes.
-        self.run(sys.executable, "manage.py", "migrate", "--noinput", "-v0")
+        # As a platform does: the release step, then each process, through a shell.
+        commands = procfile()
+        subprocess.run(
+            ["sh", "-c", commands["release"]],
+            cwd=settings.BASE_DIR,
+            env=self.env,
+            check=True,
+            timeout=120,
+            stdout=subprocess.DEVNULL,
+        )
         for name in self.names:
             log = open(self.tmp_path / f"{name}.log", "w")  # noqa: SIM115  Closed in stop().
             self.logs.append(log)
             self.processes[name] = subprocess.Popen(
-                PROCESSES[name], cwd=settings.BASE_DIR, env=self.env, stdout=log, stderr=log
+                # exec, so that stop() signals the process itself rather than the shell.
+                ["sh", "-c", f"exec {commands[name]}"],
+                cwd=settings.BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=log,
             )
         self.wait_until_up()
         return self
-
-    def run(self, *command):
-        subprocess.run(command, cwd=settings.BASE_DIR, env=self.env, check=True, timeout=120)
 
     def wait_until_up(self, timeout=30):
         deadline = time.monotonic() + timeout
