@@ -89,6 +89,17 @@ class Scratch:
             **kwargs,
         )
 
+    def python(self, *args) -> str:
+        """Run Python with this database's settings; return what it prints."""
+        return subprocess.run(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
     def sql(self, query):
         with psycopg.connect(self.url) as db:
             cursor = db.execute(query)
@@ -149,14 +160,7 @@ def signup_latencies(scratch, backend, smtp_port):
 
 
 def enqueue_latencies(scratch, count=1000):
-    output = subprocess.run(
-        [sys.executable, "-m", "bench.enqueue", str(count)],
-        cwd=ROOT,
-        env=scratch.env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    output = scratch.python("-m", "bench.enqueue", str(count))
     return json.loads(output)[50:]  # Drop the warm-up.
 
 
@@ -247,15 +251,7 @@ def rebuild_index(scratch, members):
         "print(time.perf_counter() - started,"
         " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n"
     )
-    output = subprocess.run(
-        [sys.executable, "-c", measure],
-        cwd=ROOT,
-        env=scratch.env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    seconds, peak_mib = map(float, output.split())
+    seconds, peak_mib = map(float, scratch.python("-c", measure).split())
     return seconds, peak_mib
 
 
