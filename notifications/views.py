@@ -4,6 +4,8 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django.views.generic import CreateView, UpdateView
 
@@ -34,6 +36,8 @@ class EndpointListView(LoginRequiredMixin, CreateView):
         return redirect(reverse("notifications:endpoint", args=[endpoint.pk]) + "?reveal=1")
 
 
+# The page can show the signing secret: keep it out of browser and proxy caches.
+@method_decorator(never_cache, name="dispatch")
 class EndpointDetailView(LoginRequiredMixin, UpdateView):
     """One endpoint: its settings, signing secret and delivery log."""
 

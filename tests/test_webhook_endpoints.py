@@ -125,8 +125,9 @@ def test_public_url_is_registered_with_a_standard_secret(client, member):
     assert endpoint.owner == member
     assert endpoint.secret.startswith("whsec_")
     assert 24 <= len(base64.b64decode(endpoint.secret.removeprefix("whsec_"))) <= 64
-    page = client.get(response["Location"]).text
-    assert endpoint.secret in page
+    page = client.get(response["Location"])
+    assert endpoint.secret in page.text
+    assert "no-store" in page["Cache-Control"]
     assert (
         endpoint.secret
         not in client.get(reverse("notifications:endpoint", args=[endpoint.pk])).text
