@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import Delivery, Endpoint, Event
-from .tasks import enqueue_delivery
+from .tasks import deliver_webhook
 
 
 def emit(owner, event: Event, data: dict) -> list[Delivery]:
@@ -31,7 +31,7 @@ def deliver(endpoint: Endpoint, event: Event, data: dict) -> Delivery:
         payload={"type": str(event), "timestamp": now.isoformat(), "data": data},
         next_attempt_at=now,
     )
-    transaction.on_commit(partial(enqueue_delivery, delivery.pk))
+    transaction.on_commit(partial(deliver_webhook.enqueue, delivery.pk))
     return delivery
 
 
@@ -41,7 +41,7 @@ def redeliver(delivery: Delivery) -> None:
     delivery.attempts = 0
     delivery.next_attempt_at = timezone.now()
     delivery.save()
-    transaction.on_commit(partial(enqueue_delivery, delivery.pk))
+    transaction.on_commit(partial(deliver_webhook.enqueue, delivery.pk))
 
 
 def profile_payload(profile) -> dict:

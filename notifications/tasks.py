@@ -151,18 +151,23 @@ def record_outcome(delivery, status_code, error, retry_after) -> str:
     delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
     with transaction.atomic():
         delivery.save()
-        transaction.on_commit(partial(enqueue_delivery, delivery.pk, delivery.next_attempt_at))
+        retry = deliver_webhook.using(run_after=delivery.next_attempt_at)
+        transaction.on_commit(partial(retry.enqueue, delivery.pk))
     return f"retrying in {delay:.0f} s"
 
 
-def enqueue_delivery(delivery_id: int, run_after=None) -> None:
-    """Enqueue an attempt, and note its task on the delivery so the sweep can tell it is alive."""
-    deliver = deliver_webhook.using(run_after=run_after) if run_after else deliver_webhook
-    result = deliver.enqueue(delivery_id)
-    Delivery.objects.filter(pk=delivery_id).update(task_result_id=result.id)
+def deliveries_with_live_tasks() -> set[int]:
+    """Ids of the deliveries that a waiting or running deliver_webhook task is for."""
+    return {
+        arguments["args"][0]
+        for arguments in DBTaskResult.objects.filter(
+            task_path=deliver_webhook.module_path, status__in=["READY", "RUNNING"]
+        ).values_list("args_kwargs", flat=True)
+    }
 
 
-# A retry that is this late and has no live task was lost, not merely queued.
+# A due delivery this late with no task was lost; a younger one may be an enqueue that is
+# still on its way from an on-commit callback.
 SWEEP_GRACE = timedelta(seconds=30)
 
 
@@ -176,23 +181,17 @@ def sweep_deliveries() -> str:
     enqueued because the process stopped first, or pruned). The first counts as a failed
     attempt and is rescheduled on the retry schedule; the second is enqueued at once.
     """
-    live = {
-        str(pk)
-        for pk in DBTaskResult.objects.filter(
-            task_path=deliver_webhook.module_path, status__in=["READY", "RUNNING"]
-        ).values_list("pk", flat=True)
-    }
+    # Read before the deliveries: a delivery only changes state while its task runs, so
+    # one pending now without a task in this set has none.
+    live = deliveries_with_live_tasks()
     rescheduled = requeued = 0
-    candidates = Delivery.objects.filter(status=Delivery.Status.PENDING).exclude(
-        task_result_id__in=live
-    )
+    candidates = Delivery.objects.filter(status=Delivery.Status.PENDING).exclude(pk__in=live)
     for delivery_id in candidates.values_list("pk", flat=True):
         with transaction.atomic():
             delivery = (
                 Delivery.objects.select_for_update(skip_locked=True)
                 .select_related("endpoint")
                 .filter(pk=delivery_id, status=Delivery.Status.PENDING)
-                .exclude(task_result_id__in=live)
                 .first()
             )
             if delivery is None:
@@ -201,6 +200,6 @@ def sweep_deliveries() -> str:
                 record_outcome(delivery, None, "The worker stopped during this attempt.", None)
                 rescheduled += 1
             elif delivery.next_attempt_at <= timezone.now() - SWEEP_GRACE:
-                transaction.on_commit(partial(enqueue_delivery, delivery.pk))
+                transaction.on_commit(partial(deliver_webhook.enqueue, delivery.pk))
                 requeued += 1
     return f"rescheduled {rescheduled}, requeued {requeued}"

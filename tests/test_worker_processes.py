@@ -20,7 +20,7 @@ from django_tasks_db.models import DBTaskResult
 
 from accounts.tasks import send_confirmation_email
 from notifications.models import Delivery, Endpoint, Event
-from notifications.tasks import enqueue_delivery, sweep_deliveries
+from notifications.tasks import deliver_webhook, sweep_deliveries
 from worker.models import Heartbeat
 from worker.tasks import recover_dead_tasks
 
@@ -109,7 +109,7 @@ def test_killed_worker_loses_no_webhook_delivery(processes, member, receiver, se
     delivery = Delivery.objects.create(
         endpoint=endpoint, event=Event.TEST, payload={}, next_attempt_at=timezone.now()
     )
-    enqueue_delivery(delivery.pk)
+    deliver_webhook.enqueue(delivery.pk)
     worker = processes.worker()
     wait_for(lambda: receiver.received, message="the delivery to reach the receiver")
     worker.signal(signal.SIGKILL)
