@@ -1,7 +1,7 @@
-"""Starting the site's real processes (db_worker, crontask, gunicorn) from tests."""
+"""Starting the Procfile's processes from tests, the way a platform does."""
 
 import os
-import signal
+import shlex
 import subprocess
 import sys
 import time
@@ -11,6 +11,16 @@ from django.conf import settings
 from django.db import connection
 
 
+def procfile() -> dict[str, str]:
+    """The Procfile's entries, so tests start exactly what a platform would."""
+    entries = {}
+    for line in (settings.BASE_DIR / "Procfile").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, command = line.split(":", 1)
+            entries[name.strip()] = command.strip()
+    return entries
+
+
 def database_url() -> str:
     """The test database, as a URL other processes can use (PostgreSQL only)."""
     db = connection.settings_dict
@@ -18,12 +28,24 @@ def database_url() -> str:
     return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def wait_for(condition, timeout=20.0, interval=0.05, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"Timed out after {timeout} s waiting for {message}.")
+
+
 class Process:
-    def __init__(self, args, log_path: Path, env: dict):
+    """One process, run through a shell as platforms run Procfile lines, logging to a file."""
+
+    def __init__(self, command: str, log_path: Path, env: dict):
         self.log_path = log_path
         self.log = open(log_path, "w")  # noqa: SIM115  Closed in stop().
         self.popen = subprocess.Popen(
-            [sys.executable, "manage.py", *args],
+            # exec, so that signals reach the process itself rather than the shell.
+            ["sh", "-c", f"exec {command}"],
             cwd=settings.BASE_DIR,
             env=env,
             stdout=self.log,
@@ -41,54 +63,52 @@ class Process:
         return self.popen.wait(timeout=timeout)
 
     def stop(self):
+        """Ask it to stop as a platform would, and insist if it doesn't."""
         if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGKILL)
-            self.popen.wait(timeout=10)
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
         self.log.close()
 
 
 class Processes:
-    """Starts processes with the e2e settings on the test database; kills leftovers."""
+    """Starts Procfile processes with the e2e settings, and stops whatever is left."""
 
     def __init__(self, tmp_path: Path, **env):
         self.tmp_path = tmp_path
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.e2e",
-            "DATABASE_URL": database_url(),
             "E2E_MAIL_DIR": str(tmp_path / "mail"),
+            # `python` and `gunicorn` in the Procfile are this environment's.
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
             **env,
         }
         self.started: list[Process] = []
 
-    def start(self, *args, **env) -> Process:
-        name = f"{args[0]}-{len(self.started)}.log"
-        process = Process(args, self.tmp_path / name, {**self.env, **env})
+    def release(self):
+        subprocess.run(
+            ["sh", "-c", procfile()["release"]],
+            cwd=settings.BASE_DIR,
+            env=self.env,
+            check=True,
+            timeout=120,
+            stdout=subprocess.DEVNULL,
+        )
+
+    def start(self, name: str, *extra_args: str, **env) -> Process:
+        command = " ".join([procfile()[name], *map(shlex.quote, extra_args)])
+        log_path = self.tmp_path / f"{name}-{len(self.started)}.log"
+        process = Process(command, log_path, {**self.env, **env})
         self.started.append(process)
         return process
 
-    def worker(self, *args, **env) -> Process:
-        return self.start(
-            "db_worker",
-            "--queue-name",
-            ",".join(settings.TASK_QUEUES),
-            "--interval",
-            "0.1",
-            "--no-reload",
-            "--no-startup-delay",
-            *args,
-            **env,
-        )
+    def worker(self, *extra_args: str, **env) -> Process:
+        return self.start("worker", "--no-startup-delay", *extra_args, **env)
 
     def stop_all(self):
         for process in self.started:
             process.stop()
-
-
-def wait_for(condition, timeout=20.0, interval=0.05, message="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"Timed out after {timeout} s waiting for {message}.")

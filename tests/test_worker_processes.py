@@ -26,7 +26,7 @@ from worker.tasks import recover_dead_tasks
 
 from . import tasks
 from .conftest import run_worker
-from .processes import Processes, wait_for
+from .processes import Processes, database_url, wait_for
 from .receiver import Answer
 from .smtp import SMTPServer
 
@@ -43,7 +43,7 @@ pytestmark = [
 @pytest.fixture
 def processes(tmp_path):
     (tmp_path / "mail").mkdir()
-    running = Processes(tmp_path)
+    running = Processes(tmp_path, DATABASE_URL=database_url())
     yield running
     running.stop_all()
 
@@ -168,9 +168,9 @@ def test_four_workers_run_each_of_2000_tasks_exactly_once(processes, tmp_path):
 
 
 def test_only_one_scheduler_acts_at_a_time(processes):
-    first = processes.start("crontask")
+    first = processes.start("scheduler")
     wait_for(lambda: "Scheduler lock acquired" in first.output, message="the first scheduler")
-    second = processes.start("crontask")
+    second = processes.start("scheduler")
     wait_for(lambda: "waiting to take over" in second.output, message="the second to wait")
     assert "Scheduler lock acquired" not in second.output
 

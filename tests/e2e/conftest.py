@@ -54,8 +54,8 @@ def no_csp_violations(page, site):
             console.append(message.text) if "Content Security Policy" in message.text else None
         ),
     )
-    reports_before = site.log("web").count("CSP violation")
+    reports_before = site.web.output.count("CSP violation")
     yield console
     if not getattr(page, "expects_csp_violation", False):
         assert console == []
-        assert site.log("web").count("CSP violation") == reports_before
+        assert site.web.output.count("CSP violation") == reports_before

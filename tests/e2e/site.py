@@ -4,25 +4,13 @@ import os
 import re
 import secrets
 import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from email import message_from_string, policy
 from pathlib import Path
 
 import psycopg
-from django.conf import settings
 
-
-def procfile() -> dict[str, str]:
-    """The Procfile's entries, so the tests start exactly what a platform would."""
-    entries = {}
-    for line in (settings.BASE_DIR / "Procfile").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, command = line.split(":", 1)
-            entries[name.strip()] = command.strip()
-    return entries
+from ..processes import Processes, wait_for
 
 
 def free_port() -> int:
@@ -52,78 +40,39 @@ class TemporaryDatabase:
 
 class Site:
     def __init__(self, tmp_path: Path):
-        self.tmp_path = tmp_path
         self.mail_dir = tmp_path / "mail"
         self.mail_dir.mkdir()
         self.database = TemporaryDatabase(tmp_path)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings.e2e",
-            "DATABASE_URL": self.database.url,
-            "E2E_MAIL_DIR": str(self.mail_dir),
-            "PORT": str(self.port),
-            "SITE_URL": self.url,
-            "WEB_CONCURRENCY": "2",
-            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        }
-        # No flow here waits on a recurring job, so the scheduler stays off.
-        self.names = ["web", "worker"]
-        self.processes: dict[str, subprocess.Popen] = {}
-        self.logs = []
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.processes = Processes(
+            tmp_path,
+            DATABASE_URL=self.database.url,
+            PORT=str(port),
+            SITE_URL=self.url,
+            WEB_CONCURRENCY="2",
+        )
 
     def start(self):
-        # As a platform does: the release step, then each process, through a shell.
-        commands = procfile()
-        subprocess.run(
-            ["sh", "-c", commands["release"]],
-            cwd=settings.BASE_DIR,
-            env=self.env,
-            check=True,
-            timeout=120,
-            stdout=subprocess.DEVNULL,
-        )
-        for name in self.names:
-            log = open(self.tmp_path / f"{name}.log", "w")  # noqa: SIM115  Closed in stop().
-            self.logs.append(log)
-            self.processes[name] = subprocess.Popen(
-                # exec, so that stop() signals the process itself rather than the shell.
-                ["sh", "-c", f"exec {commands[name]}"],
-                cwd=settings.BASE_DIR,
-                env=self.env,
-                stdout=log,
-                stderr=log,
-            )
-        self.wait_until_up()
+        self.processes.release()
+        # No flow here waits on a recurring job, so the scheduler stays off.
+        self.web = self.processes.start("web")
+        self.worker = self.processes.start("worker")
+        wait_for(self.is_up, timeout=30, message="the site to answer /healthz")
         return self
 
-    def wait_until_up(self, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for name, process in self.processes.items():
-                if process.poll() is not None:
-                    raise RuntimeError(f"{name} exited early:\n{self.log(name)}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"The site did not answer within {timeout} s:\n{self.log('web')}")
-
-    def log(self, name: str) -> str:
-        return (self.tmp_path / f"{name}.log").read_text()
+    def is_up(self) -> bool:
+        for process in (self.web, self.worker):
+            if process.popen.poll() is not None:
+                raise RuntimeError(f"A process exited early:\n{process.output}")
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=2):
+                return True
+        except OSError:
+            return False
 
     def stop(self):
-        for process in self.processes.values():
-            process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        for log in self.logs:
-            log.close()
+        self.processes.stop_all()
         self.database.drop()
 
     def messages_to(self, address: str) -> list:
@@ -137,13 +86,13 @@ class Site:
                         found.append(message)
         return found
 
-    def wait_for_mail(self, address: str, count: int = 1, timeout: float = 15):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(messages := self.messages_to(address)) >= count:
-                return messages[count - 1]
-            time.sleep(0.1)
-        raise AssertionError(f"No email number {count} to {address} within {timeout} s.")
+    def wait_for_mail(self, address: str, count: int = 1):
+        messages = wait_for(
+            lambda: len(found := self.messages_to(address)) >= count and found,
+            timeout=15,
+            message=f"email number {count} to {address}",
+        )
+        return messages[count - 1]
 
 
 def confirmation_link(message) -> str:

@@ -7,6 +7,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
+from ..processes import wait_for
 from ..receiver import Receiver
 from .site import confirmation_link
 
@@ -108,10 +109,7 @@ def test_profile_edit_is_found_in_the_directory(page: Page, site, email):
         page.goto("/people/?q=analytical+engine")
         return page.get_by_text(name).count() == 1
 
-    deadline = time.monotonic() + 15
-    while not found():
-        assert time.monotonic() < deadline, "the profile never reached the directory"
-        time.sleep(0.2)
+    wait_for(found, timeout=15, interval=0.2, message="the profile to reach the directory")
 
 
 def test_webhook_deliveries_are_signed_and_logged(page: Page, site, email):
@@ -144,7 +142,7 @@ def test_webhook_deliveries_are_signed_and_logged(page: Page, site, email):
 def test_a_violation_would_be_caught(page: Page, site, no_csp_violations):
     """The CSP checks above can fail: an inline script is blocked, logged and reported."""
     page.expects_csp_violation = True
-    reports_before = site.log("web").count("CSP violation")
+    reports_before = site.web.output.count("CSP violation")
     page.goto("/")
 
     page.evaluate(
@@ -153,8 +151,9 @@ def test_a_violation_would_be_caught(page: Page, site, no_csp_violations):
     )
 
     assert page.evaluate("() => window.injected === undefined")
-    deadline = time.monotonic() + 10
-    while site.log("web").count("CSP violation") == reports_before:
-        assert time.monotonic() < deadline, "the browser's report never reached /csp-report/"
-        time.sleep(0.1)
+    wait_for(
+        lambda: site.web.output.count("CSP violation") > reports_before,
+        timeout=10,
+        message="the browser's report to reach /csp-report/",
+    )
     assert any("script-src" in message for message in no_csp_violations)
