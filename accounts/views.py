@@ -51,6 +51,7 @@ class SignupView(FormView):
 
     def form_valid(self, form):
         email = form.cleaned_data["email"]
+        # A second signup in the same browser must not show the first one's email status.
         self.request.session.pop(EMAIL_RESULT_SESSION_KEY, None)
         with transaction.atomic():
             # An existing address gets the same answer as a new one, so signup can't be

@@ -68,6 +68,7 @@ def test_signup_input(client, email, password1, password2):
 @given(username=emailish, password=anything)
 def test_login_input(client, make_user, username, password):
     with isolated():
+        make_user("ann@example.com", confirmed=True)  # A real account to guess at.
         response = client.post(
             reverse("accounts:login"), {"username": username, "password": password}
         )

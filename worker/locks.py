@@ -40,7 +40,8 @@ class SchedulerLock:
         return self
 
     def __exit__(self, *exc_info):
-        # Closing the connection releases the lock even if this unlock can't run.
+        # A session-level advisory lock ends with its session: closing the connection
+        # releases it, and no separate unlock can be forgotten.
         connection.close()
 
     def extend(self, additional_time=None, replace_ttl=False):
