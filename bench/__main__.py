@@ -34,6 +34,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.processes import TemporaryDatabase  # noqa: E402
 from tests.smtp import SMTPServer  # noqa: E402
 
 SERVER_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
@@ -60,17 +61,11 @@ def ms(seconds):
 
 
 class Scratch:
-    """A PostgreSQL database (or SQLite file) made for one run and thrown away after."""
+    """A migrated throwaway database, and ways to run the site's code against it."""
 
     def __init__(self, tmp, kind="postgres"):
-        if kind == "postgres":
-            self.name = f"bench_{secrets.token_hex(4)}"
-            with psycopg.connect(SERVER_URL, autocommit=True) as admin:
-                admin.execute(f'CREATE DATABASE "{self.name}"')
-            self.url = SERVER_URL.rsplit("/", 1)[0] + "/" + self.name
-        else:
-            self.name = None
-            self.url = f"sqlite:///{tmp}/bench-{secrets.token_hex(4)}.sqlite3"
+        self.database = TemporaryDatabase(Path(tmp), SERVER_URL if kind == "postgres" else None)
+        self.url = self.database.url
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -106,9 +101,7 @@ class Scratch:
             return cursor.fetchall() if cursor.description else []
 
     def drop(self):
-        if self.name:
-            with psycopg.connect(SERVER_URL, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        self.database.drop()
 
 
 def signup_latencies(scratch, backend, smtp_port):

@@ -1,12 +1,14 @@
 """Starting the Procfile's processes from tests, the way a platform does."""
 
 import os
+import secrets
 import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import psycopg
 from django.conf import settings
 from django.db import connection
 
@@ -26,6 +28,26 @@ def database_url() -> str:
     db = connection.settings_dict
     user = db["USER"] or "postgres"
     return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class TemporaryDatabase:
+    """A database made for one run and dropped after: on the PostgreSQL server at
+    `server_url` when there is one, else a SQLite file in `tmp_path`."""
+
+    def __init__(self, tmp_path: Path, server_url: str | None):
+        self.server_url = server_url
+        self.name = f"scratch_{secrets.token_hex(4)}"
+        if server_url:
+            with psycopg.connect(server_url, autocommit=True) as admin:
+                admin.execute(f'CREATE DATABASE "{self.name}"')
+            self.url = server_url.rsplit("/", 1)[0] + "/" + self.name
+        else:
+            self.url = f"sqlite:///{tmp_path / self.name}.sqlite3"
+
+    def drop(self):
+        if self.server_url:
+            with psycopg.connect(self.server_url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 def wait_for(condition, timeout=20.0, interval=0.05, message="condition"):

@@ -2,15 +2,12 @@
 
 import os
 import re
-import secrets
 import socket
 import urllib.request
 from email import message_from_string, policy
 from pathlib import Path
 
-import psycopg
-
-from ..processes import Processes, wait_for
+from ..processes import Processes, TemporaryDatabase, wait_for
 
 
 def free_port() -> int:
@@ -19,30 +16,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class TemporaryDatabase:
-    """A PostgreSQL database of its own when DATABASE_URL is set, else a SQLite file."""
-
-    def __init__(self, tmp_path: Path):
-        self.server_url = os.environ.get("DATABASE_URL")
-        if self.server_url:
-            self.name = f"e2e_{secrets.token_hex(4)}"
-            with psycopg.connect(self.server_url, autocommit=True) as admin:
-                admin.execute(f'CREATE DATABASE "{self.name}"')
-            self.url = self.server_url.rsplit("/", 1)[0] + "/" + self.name
-        else:
-            self.url = f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
-
-    def drop(self):
-        if self.server_url:
-            with psycopg.connect(self.server_url, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-
 class Site:
     def __init__(self, tmp_path: Path):
         self.mail_dir = tmp_path / "mail"
         self.mail_dir.mkdir()
-        self.database = TemporaryDatabase(tmp_path)
+        self.database = TemporaryDatabase(tmp_path, os.environ.get("DATABASE_URL"))
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.processes = Processes(
