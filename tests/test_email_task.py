@@ -97,7 +97,7 @@ def test_inbox_page_shows_a_failed_email(client, signup, settings):
 
 
 @pytest.mark.usefixtures("database_backend")
-def test_other_visitors_cannot_see_the_email_task(signup):
+def test_other_visitors_cannot_see_the_email_task(client, signup):
     signup("ann@example.com")
 
     stranger = Client()
@@ -105,6 +105,8 @@ def test_other_visitors_cannot_see_the_email_task(signup):
 
     assert fragment.status_code == 200
     assert "Confirmation email" not in fragment.text
+    # While the visitor who signed up does see it.
+    assert "Confirmation email" in client.get(reverse("accounts:email_status")).text
 
 
 def test_development_mail_file_has_a_clickable_link(make_user, settings, tmp_path):
