@@ -5,13 +5,14 @@ import socket
 from datetime import timedelta
 
 import pytest
+from django.tasks import TaskResultStatus
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from notifications import transport
+from notifications.attempts import RETRY_SCHEDULE, retry_delay
 from notifications.models import Delivery, Endpoint, Event
-from notifications.tasks import RETRY_SCHEDULE, retry_delay
 
 from .conftest import run_worker
 from .receiver import Answer, Receiver
@@ -41,7 +42,7 @@ def make_due(delivery):
     Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(
         next_attempt_at=now
     )
-    DBTaskResult.objects.filter(status="READY").update(run_after=now)
+    DBTaskResult.objects.filter(status=TaskResultStatus.READY).update(run_after=now)
 
 
 def test_test_event_arrives_signed(client, endpoint, receiver, settings):
@@ -64,14 +65,19 @@ def test_test_event_arrives_signed(client, endpoint, receiver, settings):
 
 
 def test_profile_update_is_delivered_without_secrets(client, endpoint, receiver):
-    client.post(
+    response = client.post(
         reverse("accounts:profile"),
         {"display_name": "Ann Lee", "headline": "Engineer", "bio": "", "location": "Oslo"},
     )
+    assert response.status_code == 302
+    [delivery] = Delivery.objects.filter(endpoint=endpoint, event=Event.PROFILE_UPDATED)
 
     run_worker()
 
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.DELIVERED
     [request] = receiver.received
+    assert request.headers["webhook-id"] == delivery.webhook_id
     assert request.signature_is_valid(endpoint.secret)
     payload = json.loads(request.body)
     assert payload["type"] == "profile.updated"
@@ -103,7 +109,7 @@ def test_failed_attempts_are_retried_with_backoff_and_the_same_id(client, endpoi
     assert delivery.last_status_code == 500
     wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
     assert 5 * 0.9 - 1 < wait <= 5 * 1.1
-    [retry] = DBTaskResult.objects.filter(status="READY")
+    [retry] = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
     assert retry.run_after == delivery.next_attempt_at
 
     run_worker()  # Not due yet: nothing happens.
@@ -180,11 +186,11 @@ def test_410_gone_disables_the_endpoint(client, endpoint, receiver):
     assert delivery.status == Delivery.Status.FAILED
     assert not endpoint.is_active
     assert "410 Gone" in endpoint.disabled_reason
-    assert not DBTaskResult.objects.filter(status="READY").exists()
+    assert not DBTaskResult.objects.filter(status=TaskResultStatus.READY).exists()
 
 
-def test_slow_receiver_hits_the_time_out_and_is_retried(client, endpoint, receiver, monkeypatch):
-    monkeypatch.setattr(transport, "TOTAL_TIMEOUT", 0.5)
+def test_slow_receiver_hits_the_time_out_and_is_retried(client, endpoint, receiver, settings):
+    settings.WEBHOOKS_DELIVERY_TIMEOUT = 0.5
     receiver.answer(Answer(delay=2))
     delivery = send_test_event(client, endpoint)
 
@@ -210,13 +216,28 @@ def test_redirect_is_not_followed(client, endpoint, receiver):
     assert "Redirects are not followed" in delivery.last_error
 
 
-def test_only_64_kib_of_an_oversized_response_is_read(receiver):
+def test_only_the_start_of_an_oversized_answer_is_read(receiver):
     receiver.answer(Answer(body=b"x" * (5 * 1024 * 1024)))
 
-    response = transport.post(receiver.url, b"{}", {"Content-Type": "application/json"})
+    response = transport.post(receiver.url, b"{}", {}, timeout=5)
 
     assert response.status == 200
-    assert len(response.body) == transport.MAX_RESPONSE_BYTES
+    assert response.excerpt == "x" * transport.EXCERPT_CHARS
+
+
+def test_the_receivers_answer_is_shown_escaped_in_the_delivery_log(client, endpoint, receiver):
+    hostile = '<script>alert("hi")</script> \x00 Invalid payload: \xff'.encode("latin-1")
+    receiver.answer(Answer(status=422, body=hostile))
+    delivery = send_test_event(client, endpoint)
+
+    run_worker()
+
+    delivery.refresh_from_db()
+    assert delivery.last_status_code == 422
+    assert delivery.last_response.startswith('<script>alert("hi")</script> \ufffd Invalid payload:')
+    log = client.get(reverse("notifications:delivery_log", args=[endpoint.pk])).text
+    assert "&lt;script&gt;alert(&quot;hi&quot;)&lt;/script&gt;" in log
+    assert "<script>alert" not in log
 
 
 def test_refused_connection_is_recorded_and_retried(client, member, settings):
