@@ -5,14 +5,18 @@ import socket
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.tasks import TaskResultStatus
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from notifications import transport
+from accounts.models import Profile
+from notifications import events, transport
 from notifications.attempts import RETRY_SCHEDULE, retry_delay
 from notifications.models import Delivery, Endpoint, Event
+from notifications.tasks import sweep_deliveries
 
 from .conftest import run_worker
 from .receiver import Answer, Receiver
@@ -279,3 +283,118 @@ def test_receiver_down_for_a_while_then_up_gets_the_delivery(client, member, set
     [request] = back_up.received
     assert request.headers["webhook-id"] == delivery.webhook_id
     assert request.signature_is_valid(endpoint.secret)
+
+
+def http_date(when, zone):
+    return when.strftime("%a, %d %b %Y %H:%M:%S") + zone
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "expected_wait"),
+    [
+        ("²", 5),  # Not an ASCII digit: ignored, the schedule decides.
+        ("12 3", 5),
+        (lambda now: http_date(now + timedelta(seconds=120), ""), 120),  # No zone: GMT.
+        (lambda now: http_date(now + timedelta(seconds=120), " -0000"), 120),
+        (lambda now: http_date(now + timedelta(seconds=120), " GMT"), 120),
+        ("Fri, 31 Feb 2026 10:00:00 GMT", 5),  # No such day.
+    ],
+)
+def test_odd_retry_after_is_a_failed_attempt_that_is_retried(
+    client, endpoint, receiver, retry_after, expected_wait
+):
+    if callable(retry_after):
+        retry_after = retry_after(timezone.now())
+    receiver.answer(Answer(status=503, headers={"Retry-After": retry_after}))
+    delivery = send_test_event(client, endpoint)
+
+    run_worker()
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.PENDING
+    assert delivery.last_status_code == 503
+    wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+    assert expected_wait * 0.9 - 3 < wait <= expected_wait * 1.1
+    assert DBTaskResult.objects.filter(status=TaskResultStatus.READY).count() == 1
+    assert not DBTaskResult.objects.filter(status=TaskResultStatus.FAILED).exists()
+
+
+def test_a_url_path_with_non_ascii_characters_is_percent_encoded(client, member, receiver):
+    endpoint = Endpoint.objects.create(
+        owner=member, url=receiver.url + "/café?team=Zürich", events=[]
+    )
+    delivery = send_test_event(client, endpoint)
+
+    run_worker()
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.DELIVERED
+    [request] = receiver.received
+    assert request.path == "/hooks/caf%C3%A9?team=Z%C3%BCrich"
+
+
+def test_any_other_error_in_an_attempt_is_logged_and_retried(
+    client, endpoint, receiver, monkeypatch, caplog
+):
+    def broken(*args, **kwargs):
+        raise ValueError("something nobody foresaw")
+
+    monkeypatch.setattr(transport, "post", broken)
+    delivery = send_test_event(client, endpoint)
+
+    run_worker()
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.PENDING
+    assert delivery.attempts == 1
+    assert delivery.last_error == "This attempt failed on our side; it will be retried."
+    assert "something nobody foresaw" in caplog.text  # The traceback is for us, in the log.
+    assert not DBTaskResult.objects.filter(status=TaskResultStatus.FAILED).exists()
+    [retry] = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
+    assert retry.run_after == delivery.next_attempt_at
+
+
+def test_sweep_reschedules_an_attempt_whose_worker_died_and_no_other(endpoint, settings):
+    in_flight = timedelta(seconds=settings.WEBHOOKS_DELIVERY_TIMEOUT)
+    dead, alive = (
+        Delivery.objects.create(
+            endpoint=endpoint,
+            event=Event.TEST,
+            payload={},
+            attempts=1,
+            next_attempt_at=None,
+            last_attempt_at=timezone.now() - started_ago,
+        )
+        for started_ago in (in_flight + timedelta(minutes=2), in_flight / 2)
+    )
+
+    assert sweep_deliveries.call() == "rescheduled 1, requeued 0"
+
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert dead.last_error == "The worker stopped during this attempt."
+    assert dead.status == Delivery.Status.PENDING
+    [retry] = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
+    assert retry.args_kwargs["args"] == [dead.pk]
+    assert retry.run_after == dead.next_attempt_at
+    assert alive.next_attempt_at is None and alive.last_error == ""
+    assert sweep_deliveries.call() == "rescheduled 0, requeued 0"
+
+
+def test_emit_records_deliveries_in_one_insert_each_with_its_own_id(member, receiver):
+    endpoints = [
+        Endpoint.objects.create(owner=member, url=receiver.url, events=[Event.PROFILE_UPDATED])
+        for _ in range(3)
+    ]
+    profile = Profile.objects.create(user=member, display_name="Ann")
+
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        deliveries = events.emit(member, Event.PROFILE_UPDATED, profile.public_data())
+
+    inserts = [
+        q["sql"] for q in queries if q["sql"].startswith('INSERT INTO "notifications_delivery"')
+    ]
+    assert len(inserts) == 1
+    assert {d.endpoint for d in deliveries} == set(endpoints)
+    ids = {d.webhook_id for d in Delivery.objects.all()}
+    assert len(ids) == 3 and all(webhook_id.startswith("msg_") for webhook_id in ids)
