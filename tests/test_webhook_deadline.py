@@ -126,3 +126,21 @@ def test_resolving_counts_against_the_delivery_deadline(settings):
         transport.post("http://slow.example/hook", b"{}", {}, timeout=BUDGET)
 
     assert time.monotonic() - started < BUDGET + MARGIN
+
+
+def test_a_receiver_sending_endless_headers_is_a_failed_attempt(client, member, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
+
+    def headers_without_end(connection):
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\n" + b"X-More: yes\r\n" * 200)
+
+    with RawReceiver(headers_without_end) as receiver:
+        endpoint = Endpoint.objects.create(owner=member, url=receiver.url(), events=[])
+        client.post(reverse("notifications:send_test", args=[endpoint.pk]))
+        run_worker()
+
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    assert delivery.status == Delivery.Status.PENDING
+    assert delivery.last_error == "HTTPException: got more than 100 headers"
+    assert delivery.next_attempt_at is not None
