@@ -1,11 +1,14 @@
 """Abuse limits: how many endpoints a member keeps, and how much they can send by hand."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from notifications import throttle
 from notifications.models import Delivery, Endpoint, Event, ManualSend
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("database_backend")]
@@ -101,3 +104,31 @@ def test_the_limit_is_per_member_and_frees_up_as_the_window_moves(
     client.force_login(member)
     client.post(send_test)
     assert Delivery.objects.filter(endpoint=endpoint).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs concurrent connections: PostgreSQL"
+)
+def test_presses_at_the_same_instant_are_counted_one_by_one(member, settings):
+    settings.WEBHOOKS_MANUAL_SEND_LIMIT = {"count": 3, "window_seconds": 600}
+    presses = 8
+    together = threading.Barrier(presses)
+    allowed = []
+
+    def press():
+        try:
+            with transaction.atomic():
+                together.wait()
+                allowed.append(throttle.manual_send_allowed(member))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=press) for _ in range(presses)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(allowed) == [False] * 5 + [True] * 3
+    assert ManualSend.objects.filter(owner=member).count() == 3
