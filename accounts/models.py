@@ -76,6 +76,16 @@ class Profile(models.Model):
     def __str__(self):
         return self.display_name
 
+    def public_data(self) -> dict:
+        """What the outside (webhook receivers) may learn about a profile: no secrets."""
+        return {
+            "user_id": self.user_id,
+            "display_name": self.display_name,
+            "headline": self.headline,
+            "bio": self.bio,
+            "location": self.location,
+        }
+
 
 class SearchEntry(models.Model):
     """One member's row in the directory index, rebuilt by the update_search_entry task.

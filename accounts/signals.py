@@ -2,10 +2,15 @@ from functools import partial
 
 from django.db import transaction
 from django.db.models.signals import post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from .models import Profile, User
 from .tasks import update_search_entry
+
+# What happened to an account, for other apps to act on (notifications sends webhooks).
+# Sent inside the transaction that made the change.
+email_confirmed = Signal()  # kwargs: user
+profile_updated = Signal()  # kwargs: profile
 
 
 @receiver(post_save, sender=User)

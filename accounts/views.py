@@ -11,13 +11,11 @@ from django.tasks.exceptions import TaskResultDoesNotExist
 from django.urls import reverse_lazy
 from django.views.generic import FormView, ListView, TemplateView, UpdateView, View
 
-from notifications import events
-from notifications.models import Event
-
 from . import search
 from .forms import LoginForm, PeopleSearchForm, ProfileForm, ResendConfirmationForm, SignupForm
 from .models import Profile, SearchEntry, User
 from .ratelimit import allow, client_address
+from .signals import email_confirmed, profile_updated
 from .tasks import send_confirmation_email, update_search_entry
 from .tokens import TokenError, TokenExpired, TokenUsed, user_for_token
 
@@ -111,7 +109,7 @@ class ConfirmEmailView(View):
         with transaction.atomic():
             if not user.confirm_email():  # Another click on the same link got there first.
                 return self.failed("used", status=200)
-            events.emit(user, Event.EMAIL_CONFIRMED, {"user_id": user.pk, "email": user.email})
+            email_confirmed.send(sender=User, user=user)
         messages.success(request, "Your email address is confirmed. You can log in now.")
         return redirect("accounts:login")
 
@@ -166,7 +164,7 @@ class ProfileView(LoginRequiredMixin, UpdateView):
     def form_valid(self, form):
         with transaction.atomic():
             profile = form.save()
-            events.emit(self.request.user, Event.PROFILE_UPDATED, events.profile_payload(profile))
+            profile_updated.send(sender=Profile, profile=profile)
             # Enqueue after commit, so the task reads the row this request saved.
             transaction.on_commit(partial(update_search_entry.enqueue, profile.user_id))
         messages.success(

@@ -1,7 +1,8 @@
-"""Emitting events: one delivery row per subscribed endpoint, sent by the worker."""
+"""Recording events: one delivery row per subscribed endpoint, sent later by the worker."""
 
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -10,29 +11,42 @@ from .tasks import deliver_webhook
 
 
 def emit(owner, event: Event, data: dict) -> list[Delivery]:
-    """Record `event` for each of `owner`'s active endpoints subscribed to it.
+    """Record a delivery of `event` for each of `owner`'s active endpoints subscribed to it.
 
     Call it inside the transaction that made the change: the deliveries are committed
-    with it or not at all, and the delivery task is enqueued only after the commit.
+    with it or not at all, and the delivery tasks are enqueued only after the commit.
+    At most WEBHOOKS_MAX_ENDPOINTS_PER_MEMBER deliveries, whatever rows got past the
+    form's cap (the admin, or endpoints older than the setting).
     """
-    return [
-        deliver(endpoint, event, data)
+    endpoints = [
+        endpoint
         for endpoint in Endpoint.objects.filter(owner=owner, is_active=True)
         if event in endpoint.events
-    ]
-
-
-def deliver(endpoint: Endpoint, event: Event, data: dict) -> Delivery:
-    """Record one delivery of `event` to `endpoint`, to be sent once the transaction commits."""
+    ][: settings.WEBHOOKS_MAX_ENDPOINTS_PER_MEMBER]
     now = timezone.now()
-    delivery = Delivery.objects.create(
+    deliveries = Delivery.objects.bulk_create(
+        [new_delivery(endpoint, event, data, now) for endpoint in endpoints]
+    )
+    for delivery in deliveries:
+        transaction.on_commit(partial(deliver_webhook.enqueue, delivery.pk))
+    return deliveries
+
+
+def record_delivery(endpoint: Endpoint, event: Event, data: dict) -> Delivery:
+    """Record one delivery of `event` to `endpoint`, to be sent once the transaction commits."""
+    delivery = new_delivery(endpoint, event, data, timezone.now())
+    delivery.save()
+    transaction.on_commit(partial(deliver_webhook.enqueue, delivery.pk))
+    return delivery
+
+
+def new_delivery(endpoint, event, data, now) -> Delivery:
+    return Delivery(
         endpoint=endpoint,
         event=event,
         payload={"type": str(event), "timestamp": now.isoformat(), "data": data},
         next_attempt_at=now,
     )
-    transaction.on_commit(partial(deliver_webhook.enqueue, delivery.pk))
-    return delivery
 
 
 def redeliver(delivery: Delivery) -> None:
@@ -40,16 +54,5 @@ def redeliver(delivery: Delivery) -> None:
     delivery.status = Delivery.Status.PENDING
     delivery.attempts = 0
     delivery.next_attempt_at = timezone.now()
-    delivery.save()
+    delivery.save(update_fields=["status", "attempts", "next_attempt_at"])
     transaction.on_commit(partial(deliver_webhook.enqueue, delivery.pk))
-
-
-def profile_payload(profile) -> dict:
-    """What receivers learn about a profile: its public fields, never secrets or passwords."""
-    return {
-        "user_id": profile.user_id,
-        "display_name": profile.display_name,
-        "headline": profile.headline,
-        "bio": profile.bio,
-        "location": profile.location,
-    }

@@ -1,7 +1,17 @@
 from django import forms
+from django.conf import settings
 
 from . import ssrf
 from .models import Endpoint, Event
+
+
+def too_many_endpoints() -> forms.ValidationError:
+    limit = settings.WEBHOOKS_MAX_ENDPOINTS_PER_MEMBER
+    return forms.ValidationError(
+        f"You already have {limit} endpoints, the most a member can have. "
+        "Delete one you no longer use to add another.",
+        code="too_many_endpoints",
+    )
 
 
 class EndpointForm(forms.ModelForm):

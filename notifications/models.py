@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from .signing import generate_secret
 
@@ -12,6 +13,10 @@ class Event(models.TextChoices):
     EMAIL_CONFIRMED = "account.email_confirmed", "Email address confirmed"
     PROFILE_UPDATED = "profile.updated", "Profile updated"
     TEST = "webhook.test", "Test event"
+
+
+def new_webhook_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
 
 
 class Endpoint(models.Model):
@@ -53,7 +58,9 @@ class Delivery(models.Model):
     payload = models.JSONField()
     # The Standard Webhooks "webhook-id": the same on every retry, so receivers can
     # drop duplicates.
-    webhook_id = models.CharField(max_length=50, unique=True, editable=False)
+    webhook_id = models.CharField(
+        max_length=50, unique=True, editable=False, default=new_webhook_id
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     # When the next attempt is due. None while an attempt is in flight, or once finished.
@@ -61,6 +68,9 @@ class Delivery(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    # The start of the receiver's last answer: its error message is what a member needs.
+    # Written by the receiver, so hostile: templates escape it like any user input.
+    last_response = models.CharField(max_length=500, blank=True)
     # The task run that made the last attempt: where to find its log lines and traceback.
     task_result_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -72,7 +82,19 @@ class Delivery(models.Model):
     def __str__(self):
         return f"{self.event} to {self.endpoint}"
 
-    def save(self, *args, **kwargs):
-        if not self.webhook_id:
-            self.webhook_id = f"msg_{uuid.uuid4().hex}"
-        super().save(*args, **kwargs)
+    @property
+    def can_redeliver(self) -> bool:
+        return self.status == self.Status.FAILED and self.endpoint.is_active
+
+
+class ManualSend(models.Model):
+    """A delivery a member asked for by hand (a test event or a redelivery).
+
+    Kept only as long as the rate limit looks back (see notifications/throttle.py).
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sent_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self):
+        return f"{self.owner} at {self.sent_at:%Y-%m-%d %H:%M:%S}"

@@ -7,7 +7,11 @@ Spec: https://www.standardwebhooks.com/. The receiver recomputes the HMAC over
 import base64
 import hashlib
 import hmac
+import json
 import secrets
+import time
+
+from django.conf import settings
 
 SECRET_PREFIX = "whsec_"  # noqa: S105  (a format marker, not a secret)
 
@@ -26,3 +30,17 @@ def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
     signed = f"{webhook_id}.{timestamp}.".encode() + body
     digest = hmac.new(secret_key(secret), signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
+
+
+def request_for(delivery) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one attempt at `delivery`, signed now."""
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": settings.WEBHOOKS_USER_AGENT,
+        "webhook-id": delivery.webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(delivery.endpoint.secret, delivery.webhook_id, timestamp, body),
+    }
+    return body, headers

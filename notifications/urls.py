@@ -13,7 +13,7 @@ urlpatterns = [
     path("webhooks/<int:pk>/delete/", views.delete_endpoint, name="delete"),
     path(
         "webhooks/<int:pk>/deliveries/<int:delivery_pk>/redeliver/",
-        views.redeliver,
+        views.redeliver_failed,
         name="redeliver",
     ),
 ]

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -9,8 +10,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django.views.generic import CreateView, UpdateView
 
-from . import events
-from .forms import EndpointForm
+from . import events, throttle
+from .forms import EndpointForm, too_many_endpoints
 from .models import Delivery, Endpoint, Event
 
 
@@ -31,7 +32,11 @@ class EndpointListView(LoginRequiredMixin, CreateView):
 
     def form_valid(self, form):
         form.instance.owner = self.request.user
-        endpoint = form.save()
+        with transaction.atomic():
+            if not throttle.endpoint_allowed(self.request.user):
+                form.add_error(None, too_many_endpoints())
+                return self.form_invalid(form)
+            endpoint = form.save()
         messages.success(self.request, "Endpoint added. Its signing secret is below.")
         return redirect(reverse("notifications:endpoint", args=[endpoint.pk]) + "?reveal=1")
 
@@ -52,7 +57,7 @@ class EndpointDetailView(LoginRequiredMixin, UpdateView):
         deliveries = self.object.deliveries.all()[:50]
         return super().get_context_data(
             deliveries=deliveries,
-            polling=any(d.status == Delivery.Status.PENDING for d in deliveries),
+            polling=any(delivery.status == Delivery.Status.PENDING for delivery in deliveries),
             reveal_secret="reveal" in self.request.GET,
             **kwargs,
         )
@@ -81,24 +86,40 @@ def rotate_secret(request, pk):
     return redirect(reverse("notifications:endpoint", args=[pk]) + "?reveal=1")
 
 
+def refuse_manual_send(request, pk):
+    limit = settings.WEBHOOKS_MANUAL_SEND_LIMIT
+    messages.error(
+        request,
+        f"You can send {limit['count']} deliveries by hand (test events and redeliveries) "
+        f"in {limit['window_seconds'] // 60} minutes. Please wait a little and try again.",
+    )
+    return redirect("notifications:endpoint", pk)
+
+
 @login_required
 @require_POST
 def send_test_event(request, pk):
     endpoint = get_object_or_404(owned_endpoints(request), pk=pk, is_active=True)
     with transaction.atomic():
-        events.deliver(endpoint, Event.TEST, {"message": "A test event from your webhook page."})
+        if not throttle.manual_send_allowed(request.user):
+            return refuse_manual_send(request, pk)
+        events.record_delivery(
+            endpoint, Event.TEST, {"message": "A test event from your webhook page."}
+        )
     messages.success(request, "Test event queued.")
     return redirect("notifications:endpoint", pk)
 
 
 @login_required
 @require_POST
-def redeliver(request, pk, delivery_pk):
+def redeliver_failed(request, pk, delivery_pk):
     endpoint = get_object_or_404(owned_endpoints(request), pk=pk, is_active=True)
     with transaction.atomic():
         delivery = get_object_or_404(
             endpoint.deliveries.select_for_update(), pk=delivery_pk, status=Delivery.Status.FAILED
         )
+        if not throttle.manual_send_allowed(request.user):
+            return refuse_manual_send(request, pk)
         events.redeliver(delivery)
     messages.success(request, "Delivery queued again, with the same webhook-id.")
     return redirect("notifications:endpoint", pk)

@@ -8,8 +8,10 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import socketserver
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -26,6 +28,7 @@ class Answer:
 class Received:
     headers: dict
     body: bytes
+    path: str = "/"
 
     def signature_is_valid(self, secret: str) -> bool:
         key = base64.b64decode(secret.removeprefix("whsec_"))
@@ -47,7 +50,7 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.received.append(
-                    Received({k.lower(): v for k, v in self.headers.items()}, body)
+                    Received({k.lower(): v for k, v in self.headers.items()}, body, self.path)
                 )
                 answer = receiver.answers.pop(0) if receiver.answers else Answer()
                 time.sleep(answer.delay)
@@ -71,6 +74,35 @@ class Receiver:
 
     def answer(self, *answers: Answer):
         self.answers.extend(answers)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class RawReceiver:
+    """A TCP server on 127.0.0.1 that answers every connection with `behave(connection)`:
+    for receivers no HTTP server library would play, such as one that drips bytes."""
+
+    def __init__(self, behave: Callable):
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                # The sender hanging up is how these conversations are meant to end.
+                with contextlib.suppress(OSError):
+                    behave(self.request)
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.block_on_close = False
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, scheme="http"):
+        return f"{scheme}://127.0.0.1:{self.port}/hooks"
 
     def __enter__(self):
         self.thread.start()

@@ -5,13 +5,18 @@ import socket
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
+from django.tasks import TaskResultStatus
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from notifications import transport
+from accounts.models import Profile
+from notifications import events, transport
+from notifications.attempts import RETRY_SCHEDULE, retry_delay
 from notifications.models import Delivery, Endpoint, Event
-from notifications.tasks import RETRY_SCHEDULE, retry_delay
+from notifications.tasks import sweep_deliveries
 
 from .conftest import run_worker
 from .receiver import Answer, Receiver
@@ -41,7 +46,7 @@ def make_due(delivery):
     Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(
         next_attempt_at=now
     )
-    DBTaskResult.objects.filter(status="READY").update(run_after=now)
+    DBTaskResult.objects.filter(status=TaskResultStatus.READY).update(run_after=now)
 
 
 def test_test_event_arrives_signed(client, endpoint, receiver, settings):
@@ -64,14 +69,19 @@ def test_test_event_arrives_signed(client, endpoint, receiver, settings):
 
 
 def test_profile_update_is_delivered_without_secrets(client, endpoint, receiver):
-    client.post(
+    response = client.post(
         reverse("accounts:profile"),
         {"display_name": "Ann Lee", "headline": "Engineer", "bio": "", "location": "Oslo"},
     )
+    assert response.status_code == 302
+    [delivery] = Delivery.objects.filter(endpoint=endpoint, event=Event.PROFILE_UPDATED)
 
     run_worker()
 
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.DELIVERED
     [request] = receiver.received
+    assert request.headers["webhook-id"] == delivery.webhook_id
     assert request.signature_is_valid(endpoint.secret)
     payload = json.loads(request.body)
     assert payload["type"] == "profile.updated"
@@ -103,7 +113,7 @@ def test_failed_attempts_are_retried_with_backoff_and_the_same_id(client, endpoi
     assert delivery.last_status_code == 500
     wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
     assert 5 * 0.9 - 1 < wait <= 5 * 1.1
-    [retry] = DBTaskResult.objects.filter(status="READY")
+    [retry] = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
     assert retry.run_after == delivery.next_attempt_at
 
     run_worker()  # Not due yet: nothing happens.
@@ -180,11 +190,11 @@ def test_410_gone_disables_the_endpoint(client, endpoint, receiver):
     assert delivery.status == Delivery.Status.FAILED
     assert not endpoint.is_active
     assert "410 Gone" in endpoint.disabled_reason
-    assert not DBTaskResult.objects.filter(status="READY").exists()
+    assert not DBTaskResult.objects.filter(status=TaskResultStatus.READY).exists()
 
 
-def test_slow_receiver_hits_the_time_out_and_is_retried(client, endpoint, receiver, monkeypatch):
-    monkeypatch.setattr(transport, "TOTAL_TIMEOUT", 0.5)
+def test_slow_receiver_hits_the_time_out_and_is_retried(client, endpoint, receiver, settings):
+    settings.WEBHOOKS_DELIVERY_TIMEOUT = 0.5
     receiver.answer(Answer(delay=2))
     delivery = send_test_event(client, endpoint)
 
@@ -210,13 +220,28 @@ def test_redirect_is_not_followed(client, endpoint, receiver):
     assert "Redirects are not followed" in delivery.last_error
 
 
-def test_only_64_kib_of_an_oversized_response_is_read(receiver):
+def test_only_the_start_of_an_oversized_answer_is_read(receiver):
     receiver.answer(Answer(body=b"x" * (5 * 1024 * 1024)))
 
-    response = transport.post(receiver.url, b"{}", {"Content-Type": "application/json"})
+    response = transport.post(receiver.url, b"{}", {}, timeout=5)
 
     assert response.status == 200
-    assert len(response.body) == transport.MAX_RESPONSE_BYTES
+    assert response.excerpt == "x" * transport.EXCERPT_CHARS
+
+
+def test_the_receivers_answer_is_shown_escaped_in_the_delivery_log(client, endpoint, receiver):
+    hostile = '<script>alert("hi")</script> \x00 Invalid payload: \xff'.encode("latin-1")
+    receiver.answer(Answer(status=422, body=hostile))
+    delivery = send_test_event(client, endpoint)
+
+    run_worker()
+
+    delivery.refresh_from_db()
+    assert delivery.last_status_code == 422
+    assert delivery.last_response.startswith('<script>alert("hi")</script> \ufffd Invalid payload:')
+    log = client.get(reverse("notifications:delivery_log", args=[endpoint.pk])).text
+    assert "&lt;script&gt;alert(&quot;hi&quot;)&lt;/script&gt;" in log
+    assert "<script>alert" not in log
 
 
 def test_refused_connection_is_recorded_and_retried(client, member, settings):
@@ -258,3 +283,118 @@ def test_receiver_down_for_a_while_then_up_gets_the_delivery(client, member, set
     [request] = back_up.received
     assert request.headers["webhook-id"] == delivery.webhook_id
     assert request.signature_is_valid(endpoint.secret)
+
+
+def http_date(when, zone):
+    return when.strftime("%a, %d %b %Y %H:%M:%S") + zone
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "expected_wait"),
+    [
+        ("²", 5),  # Not an ASCII digit: ignored, the schedule decides.
+        ("12 3", 5),
+        (lambda now: http_date(now + timedelta(seconds=120), ""), 120),  # No zone: GMT.
+        (lambda now: http_date(now + timedelta(seconds=120), " -0000"), 120),
+        (lambda now: http_date(now + timedelta(seconds=120), " GMT"), 120),
+        ("Fri, 31 Feb 2026 10:00:00 GMT", 5),  # No such day.
+    ],
+)
+def test_odd_retry_after_is_a_failed_attempt_that_is_retried(
+    client, endpoint, receiver, retry_after, expected_wait
+):
+    if callable(retry_after):
+        retry_after = retry_after(timezone.now())
+    receiver.answer(Answer(status=503, headers={"Retry-After": retry_after}))
+    delivery = send_test_event(client, endpoint)
+
+    run_worker()
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.PENDING
+    assert delivery.last_status_code == 503
+    wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+    assert expected_wait * 0.9 - 3 < wait <= expected_wait * 1.1
+    assert DBTaskResult.objects.filter(status=TaskResultStatus.READY).count() == 1
+    assert not DBTaskResult.objects.filter(status=TaskResultStatus.FAILED).exists()
+
+
+def test_a_url_path_with_non_ascii_characters_is_percent_encoded(client, member, receiver):
+    endpoint = Endpoint.objects.create(
+        owner=member, url=receiver.url + "/café?team=Zürich", events=[]
+    )
+    delivery = send_test_event(client, endpoint)
+
+    run_worker()
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.DELIVERED
+    [request] = receiver.received
+    assert request.path == "/hooks/caf%C3%A9?team=Z%C3%BCrich"
+
+
+def test_any_other_error_in_an_attempt_is_logged_and_retried(
+    client, endpoint, receiver, monkeypatch, caplog
+):
+    def broken(*args, **kwargs):
+        raise ValueError("something nobody foresaw")
+
+    monkeypatch.setattr(transport, "post", broken)
+    delivery = send_test_event(client, endpoint)
+
+    run_worker()
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.PENDING
+    assert delivery.attempts == 1
+    assert delivery.last_error == "This attempt failed on our side; it will be retried."
+    assert "something nobody foresaw" in caplog.text  # The traceback is for us, in the log.
+    assert not DBTaskResult.objects.filter(status=TaskResultStatus.FAILED).exists()
+    [retry] = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
+    assert retry.run_after == delivery.next_attempt_at
+
+
+def test_sweep_reschedules_an_attempt_whose_worker_died_and_no_other(endpoint, settings):
+    in_flight = timedelta(seconds=settings.WEBHOOKS_DELIVERY_TIMEOUT)
+    dead, alive = (
+        Delivery.objects.create(
+            endpoint=endpoint,
+            event=Event.TEST,
+            payload={},
+            attempts=1,
+            next_attempt_at=None,
+            last_attempt_at=timezone.now() - started_ago,
+        )
+        for started_ago in (in_flight + timedelta(minutes=2), in_flight / 2)
+    )
+
+    assert sweep_deliveries.call() == "rescheduled 1, requeued 0"
+
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert dead.last_error == "The worker stopped during this attempt."
+    assert dead.status == Delivery.Status.PENDING
+    [retry] = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
+    assert retry.args_kwargs["args"] == [dead.pk]
+    assert retry.run_after == dead.next_attempt_at
+    assert alive.next_attempt_at is None and alive.last_error == ""
+    assert sweep_deliveries.call() == "rescheduled 0, requeued 0"
+
+
+def test_emit_records_deliveries_in_one_insert_each_with_its_own_id(member, receiver):
+    endpoints = [
+        Endpoint.objects.create(owner=member, url=receiver.url, events=[Event.PROFILE_UPDATED])
+        for _ in range(3)
+    ]
+    profile = Profile.objects.create(user=member, display_name="Ann")
+
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        deliveries = events.emit(member, Event.PROFILE_UPDATED, profile.public_data())
+
+    inserts = [
+        q["sql"] for q in queries if q["sql"].startswith('INSERT INTO "notifications_delivery"')
+    ]
+    assert len(inserts) == 1
+    assert {d.endpoint for d in deliveries} == set(endpoints)
+    ids = {d.webhook_id for d in Delivery.objects.all()}
+    assert len(ids) == 3 and all(webhook_id.startswith("msg_") for webhook_id in ids)

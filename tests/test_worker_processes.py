@@ -117,7 +117,12 @@ def test_killed_worker_loses_no_webhook_delivery(processes, member, receiver, se
 
     presume_dead(settings)
     assert recover_dead_tasks.call() == "recovered 1"
-    # The attempt in flight counts as failed, and the delivery's own schedule takes over.
+    # Once the attempt is past its deadline, it can only be in flight because its worker
+    # died: it counts as failed, and the delivery's own schedule takes over.
+    assert sweep_deliveries.call() == "rescheduled 0, requeued 0"
+    Delivery.objects.filter(pk=delivery.pk).update(
+        last_attempt_at=timezone.now() - timedelta(minutes=10)
+    )
     assert sweep_deliveries.call() == "rescheduled 1, requeued 0"
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.PENDING

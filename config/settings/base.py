@@ -143,6 +143,16 @@ TRUSTED_PROXY_COUNT = 0
 # Development turns this on so a receiver on localhost works; production never should.
 WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = False
 WEBHOOKS_USER_AGENT = "TasksDemo-Webhooks/1.0"
+# One deadline, in seconds, for everything a delivery attempt does: resolving the name,
+# connecting, TLS, sending and reading the answer. A receiver can hold a worker thread
+# no longer than this, however slowly it answers.
+WEBHOOKS_DELIVERY_TIMEOUT = 10
+# Registering an endpoint resolves its name inside the web request: at most this long.
+WEBHOOKS_REGISTRATION_DNS_TIMEOUT = 2
+# Abuse limits: endpoints a member may keep (also the most deliveries one event makes),
+# and deliveries a member may start by hand (test events and redeliveries together).
+WEBHOOKS_MAX_ENDPOINTS_PER_MEMBER = 10
+WEBHOOKS_MANUAL_SEND_LIMIT = {"count": 10, "window_seconds": 10 * 60}
 
 # A strict policy: no inline code unless it carries this response's nonce.
 SECURE_CSP = {
