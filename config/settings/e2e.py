@@ -1,4 +1,4 @@
-"""Real processes (gunicorn, db_worker, crontask) started by tests against a throwaway database.
+"""Real processes (gunicorn, runworker, runscheduler) started by tests against a throwaway database.
 
 Production's shape without production's fences: the DatabaseBackend, DATABASE_URL (a
 PostgreSQL database, or a SQLite file the test made), and mail written to files in

@@ -17,6 +17,13 @@ def process_type(name: str) -> str:
     return name
 
 
+def worker_id(value: str) -> str:
+    # A random token is added to it per process, within the 64 characters a row allows.
+    if not 0 < len(value) <= 55:
+        raise ArgumentTypeError("A worker id has 1 to 55 characters.")
+    return value
+
+
 class Command(BaseCommand):
     help = (
         "Run the tasks of one process type of settings.WORKER_PROCESSES: its queues, in the "
@@ -28,6 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("process_type", type=process_type, help="A key of WORKER_PROCESSES.")
         parser.add_argument(
             "--worker-id",
+            type=worker_id,
             default=default_worker_id(),
             help="Stable across restarts, so a restarted worker finds what its predecessor "
             "left running (default: host:DYNO, or host:pid).",
