@@ -4,9 +4,11 @@
 #   docker build -t site .
 #   docker run --env-file .env site python manage.py migrate --noinput     # release, once per deploy
 #   docker run --env-file .env -p 8000:8000 site                          # web (the default)
-#   docker run --env-file .env --health-cmd "python manage.py worker_health" \
-#       site python manage.py db_worker --queue-name default,email,webhooks,search --interval 0.1
-#   docker run --env-file .env site python manage.py crontask              # scheduler
+#   docker run --env-file .env --health-cmd "python manage.py worker_health worker" \
+#       site python manage.py runworker worker                             # worker
+#   docker run --env-file .env --health-cmd "python manage.py worker_health webhooks" \
+#       site python manage.py runworker webhooks                           # webhooks
+#   docker run --env-file .env site python manage.py runscheduler          # scheduler
 # Give processes time to finish their current request or task on `docker stop`:
 #   docker stop --time 30 ...   (compose: stop_grace_period: 30s)
 #
@@ -47,7 +49,8 @@ ENV PATH="/app/.venv/bin:$PATH" \
 EXPOSE 8000
 STOPSIGNAL SIGTERM
 # For web. /healthz is exempt from the HTTPS redirect; the Host header must be one that
-# ALLOWED_HOSTS accepts. Worker containers override this with `manage.py worker_health`.
+# ALLOWED_HOSTS accepts. Worker containers override this with
+# `manage.py worker_health <process type>`.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
     CMD ["python", "-c", "import os, urllib.request; host = os.environ['ALLOWED_HOSTS'].split(',')[0].strip().lstrip('.'); urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:' + os.environ['PORT'] + '/healthz', headers={'Host': host}), timeout=4)"]
 CMD ["gunicorn", "config.wsgi", "--config", "config/gunicorn.py"]

@@ -20,7 +20,7 @@ migrate: install
 test: install  ## The whole suite, browser tests included, on SQLite (or on DATABASE_URL when set).
 	$(UV) run pytest
 
-e2e: install  ## Only the browser tests, against real gunicorn, db_worker and crontask processes.
+e2e: install  ## Only the browser tests, against real gunicorn, runworker and runscheduler processes.
 	$(UV) run pytest tests/e2e
 
 bench: install  ## Benchmarks (PostgreSQL at DATABASE_URL, default the local test database).

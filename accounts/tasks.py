@@ -9,12 +9,15 @@ from django.tasks import task
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from worker.policies import policy
+
 from . import search
 from .models import Profile, SearchEntry, User
 from .tokens import make_token
 
 
-@task(queue_name="email", priority=10)
+@task(queue_name="email")
+@policy(rerun_after_worker_died=True)
 def send_confirmation_email(user_id: int) -> str:
     """Send the address-confirmation mail, unless the address is already confirmed.
 
@@ -44,7 +47,8 @@ def send_confirmation_email(user_id: int) -> str:
     return "sent"
 
 
-@task(queue_name="search", priority=-10)
+@task(queue_name="search")
+@policy(rerun_after_worker_died=True)
 def update_search_entry(user_id: int) -> str:
     """Rebuild one member's directory entry from the rows as they are now.
 
@@ -60,7 +64,7 @@ def update_search_entry(user_id: int) -> str:
 
 
 @cron("*/30 * * * *")
-@task(queue_name="search", priority=-20)
+@task(queue_name="search")
 def check_search_index() -> str:
     """Rebuild every directory entry that disagrees with the rows it comes from.
 

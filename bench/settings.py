@@ -9,12 +9,7 @@ from config.settings.e2e import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 if os.environ.get("BENCH_BACKEND") == "immediate":
-    TASKS = {
-        "default": {
-            "BACKEND": "django.tasks.backends.immediate.ImmediateBackend",
-            "QUEUES": TASK_QUEUES,  # defined once in base.py; a task's queue must be listed
-        }
-    }
+    TASKS = tasks_backend("django.tasks.backends.immediate.ImmediateBackend")
 
 # Django's defaults are CONN_MAX_AGE=0 (a new connection per request, or per worker
 # loop) and no health checks; the shipped settings keep connections for 10 minutes.

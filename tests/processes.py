@@ -129,7 +129,10 @@ class Processes:
         return process
 
     def worker(self, *extra_args: str, **env) -> Process:
-        return self.start("worker", "--no-startup-delay", *extra_args, **env)
+        return self.start("worker", *extra_args, **env)
+
+    def webhooks(self, *extra_args: str, **env) -> Process:
+        return self.start("webhooks", *extra_args, **env)
 
     def stop_all(self):
         for process in self.started:

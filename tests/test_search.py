@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts import search
 from accounts.models import Profile, SearchEntry, User
-from accounts.tasks import send_confirmation_email, update_search_entry
+from accounts.tasks import update_search_entry
 
 from .conftest import run_worker
 
@@ -153,26 +153,6 @@ def test_rebuild_memory_does_not_grow_with_the_table():
     small, large = peak_memory_for(1_000), peak_memory_for(10_000)
 
     assert large < small * 1.5
-
-
-@pytest.mark.usefixtures("database_backend")
-def test_worker_sends_email_before_indexing(make_user, mailoutbox):
-    indexed, waiting = make_user("a@example.com", confirmed=True), make_user("b@example.com")
-    Profile.objects.create(user=indexed, display_name="Indexed")
-    update_search_entry.enqueue(indexed.pk)
-    send_confirmation_email.enqueue(waiting.pk)
-
-    call_command(
-        "db_worker",
-        queue_name="email,search",
-        max_tasks=1,
-        reload=False,
-        startup_delay=False,
-        verbosity=0,
-    )
-
-    assert [message.to for message in mailoutbox] == [["b@example.com"]]
-    assert not SearchEntry.objects.exists()
 
 
 def test_directory_pages_through_results(client, member, make_user):

@@ -4,16 +4,20 @@ These need a database that other processes can reach, so they run in the Postgre
 pass of .ci/run (DATABASE_URL=postgres://... make test).
 """
 
+import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.db.models.functions import Now
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -21,6 +25,7 @@ from django_tasks_db.models import DBTaskResult
 from accounts.tasks import send_confirmation_email
 from notifications.models import Delivery, Endpoint, Event
 from notifications.tasks import deliver_webhook, sweep_deliveries
+from worker.locks import LOCK_KEY
 from worker.models import Heartbeat
 from worker.tasks import recover_dead_tasks
 
@@ -55,42 +60,46 @@ def status_of(result) -> str:
 def presume_dead(settings):
     """Let the heartbeats of killed workers count as stale at once."""
     settings.WORKER_DEAD_AFTER_SECONDS = 0
-    Heartbeat.objects.update(seen_at=timezone.now() - timedelta(seconds=1))
+    Heartbeat.objects.update(seen_at=Now() - timedelta(seconds=1))
 
 
-def test_sigterm_lets_the_running_task_finish_then_exits_0(processes, tmp_path):
-    marker = tmp_path / "marker"
-    result = tasks.sleep_then_record.enqueue(2, str(marker))
+def test_sigterm_lets_every_task_in_flight_finish_then_exits_0(processes, tmp_path, settings):
+    threads = settings.WORKER_PROCESSES["worker"]["threads"]
+    markers = [tmp_path / f"marker-{n}" for n in range(threads)]
+    results = [tasks.sleep_then_record.enqueue(2, str(marker)) for marker in markers]
     worker = processes.worker()
 
-    wait_for(lambda: marker.exists(), message="the task to start")
+    wait_for(lambda: all(marker.exists() for marker in markers), message="the tasks to start")
     worker.signal(signal.SIGTERM)
 
     assert worker.wait() == 0
-    assert marker.read_text() == "finished"
-    assert status_of(result) == TaskResultStatus.SUCCESSFUL
-    assert "shutting down gracefully" in worker.output
+    assert [marker.read_text() for marker in markers] == ["finished"] * threads
+    assert {status_of(result) for result in results} == {TaskResultStatus.SUCCESSFUL}
+    assert f"shutting down gracefully, after {threads} task(s) in flight" in worker.output
     assert not Heartbeat.objects.exists()  # A clean exit leaves nothing to recover.
 
 
-def test_killed_worker_loses_no_confirmation_email(processes, make_user, settings):
-    user = make_user("ann@example.com")
+def test_killed_worker_loses_none_of_its_confirmation_emails(processes, make_user, settings):
+    threads = settings.WORKER_PROCESSES["worker"]["threads"]
+    users = [make_user(f"{n}@example.com") for n in range(threads)]
     with SMTPServer(delay=30) as slow_mail:
         worker = processes.worker(E2E_SMTP_PORT=str(slow_mail.port))
-        result = send_confirmation_email.enqueue(user.pk)
-        wait_for(lambda: slow_mail.sessions, message="the worker to start sending")
+        results = [send_confirmation_email.enqueue(user.pk) for user in users]
+        wait_for(lambda: slow_mail.sessions == threads, message="the worker to send them all")
         worker.signal(signal.SIGKILL)
         worker.wait()
 
-    assert status_of(result) == TaskResultStatus.RUNNING  # What a dead worker leaves behind.
+    # What a dead worker leaves behind.
+    assert {status_of(result) for result in results} == {TaskResultStatus.RUNNING}
     assert recover_dead_tasks.call() == "recovered 0"  # Its heartbeat is still fresh.
 
     presume_dead(settings)
-    assert recover_dead_tasks.call() == "recovered 1"
+    assert recover_dead_tasks.call() == f"recovered {threads}"
 
-    original = DBTaskResult.objects.get(pk=result.id)
-    assert original.status == TaskResultStatus.FAILED
-    assert original.exception_class_path == "worker.recovery.WorkerDied"
+    for result in results:
+        original = DBTaskResult.objects.get(pk=result.id)
+        assert original.status == TaskResultStatus.FAILED
+        assert original.exception_class_path == "worker.recovery.WorkerDied"
     with SMTPServer() as mail:
         settings.MAILERS = {
             "default": {
@@ -99,8 +108,7 @@ def test_killed_worker_loses_no_confirmation_email(processes, make_user, setting
             }
         }
         run_worker()
-    [message] = mail.messages
-    assert message["To"] == "ann@example.com"
+    assert sorted(message["To"] for message in mail.messages) == [user.email for user in users]
 
 
 def test_killed_worker_loses_no_webhook_delivery(processes, member, receiver, settings):
@@ -110,7 +118,7 @@ def test_killed_worker_loses_no_webhook_delivery(processes, member, receiver, se
         endpoint=endpoint, event=Event.TEST, payload={}, next_attempt_at=timezone.now()
     )
     deliver_webhook.enqueue(delivery.pk)
-    worker = processes.worker()
+    worker = processes.webhooks()
     wait_for(lambda: receiver.received, message="the delivery to reach the receiver")
     worker.signal(signal.SIGKILL)
     worker.wait()
@@ -158,6 +166,22 @@ def test_restarted_worker_recovers_its_own_tasks_at_once(processes, make_user, t
     assert [message["To"] for message in mail.messages] == ["ann@example.com"]
 
 
+def test_a_worker_leaves_a_live_worker_with_the_same_id_alone(processes, tmp_path):
+    marker = tmp_path / "marker"
+    result = tasks.sleep_then_record.enqueue(3, str(marker))
+    # Containers on the host network all get the id host:1.
+    first = processes.worker("--worker-id", "host:1")
+    wait_for(lambda: marker.exists(), message="the task to start")
+
+    second = processes.worker("--worker-id", "host:1", "--batch")
+    assert second.wait() == 0
+    assert status_of(result) == TaskResultStatus.RUNNING
+
+    wait_for(lambda: status_of(result) == TaskResultStatus.SUCCESSFUL, message="the task to end")
+    assert marker.read_text() == "finished"
+    first.stop()
+
+
 def test_four_workers_run_each_of_2000_tasks_exactly_once(processes, tmp_path):
     log = tmp_path / "runs.log"
     results = [tasks.record.enqueue(n, str(log)) for n in range(2000)]
@@ -187,6 +211,23 @@ def test_only_one_scheduler_acts_at_a_time(processes):
         timeout=15,
         message="the second scheduler to take over",
     )
+
+
+def test_a_scheduler_that_loses_its_lock_exits_1(processes):
+    scheduler = processes.start("scheduler")
+    wait_for(lambda: "Scheduler lock acquired" in scheduler.output, message="the lock")
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND granted AND classid = 0 AND objid = %s",
+            [LOCK_KEY],
+        )
+        assert cursor.fetchone() == (True,)
+
+    # crontask checks the lock every few seconds.
+    assert scheduler.wait(timeout=20) == 1
+    assert "The scheduler lost its lock" in scheduler.output
 
 
 def restart_postgres():
@@ -224,3 +265,57 @@ def test_worker_carries_on_when_postgres_restarts(processes, tmp_path):
     assert worker.popen.poll() is None, worker.output
     assert sorted(map(int, log.read_text().split())) == list(range(40))
     assert {status_of(result) for result in first + second} == {TaskResultStatus.SUCCESSFUL}
+
+
+class SilentReceiver:
+    """Accepts connections and never answers: the worst webhook receiver there is."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=500)
+        self.listener.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hooks"
+        self.connections = []
+        self.closing = threading.Event()
+        self.thread = threading.Thread(target=self.accept, daemon=True)
+
+    def accept(self):
+        while not self.closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                self.connections.append(self.listener.accept()[0])
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.closing.set()
+        self.thread.join()
+        self.listener.close()
+        for held in self.connections:
+            held.close()
+
+
+def test_confirmation_email_is_not_stuck_behind_hanging_webhooks(
+    processes, make_user, signup, settings
+):
+    owner = make_user("owner@example.com", confirmed=True)
+    threads = settings.WORKER_PROCESSES["webhooks"]["threads"]
+    with SilentReceiver() as silent, SMTPServer() as mail:
+        endpoint = Endpoint.objects.create(owner=owner, url=silent.url, events=[])
+        for _ in range(2 * threads):
+            delivery = Delivery.objects.create(
+                endpoint=endpoint, event=Event.TEST, payload={}, next_attempt_at=timezone.now()
+            )
+            deliver_webhook.enqueue(delivery.pk)
+        smtp = {"E2E_SMTP_PORT": str(mail.port)}
+        workers = [processes.worker(**smtp), processes.webhooks(**smtp)]
+        wait_for(
+            lambda: len(silent.connections) == threads,
+            message="every webhooks thread to hang on the receiver",
+        )
+
+        assert signup("ann@example.com").status_code == 302
+        wait_for(lambda: mail.messages, timeout=2, message="the confirmation email")
+
+        assert mail.messages[0]["To"] == "ann@example.com"
+        assert all(worker.popen.poll() is None for worker in workers)

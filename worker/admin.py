@@ -5,7 +5,7 @@ from .models import Heartbeat
 
 @admin.register(Heartbeat)
 class HeartbeatAdmin(admin.ModelAdmin):
-    list_display = ["worker_id", "hostname", "pid", "started_at", "seen_at"]
+    list_display = ["process_id", "worker_id", "hostname", "pid", "started_at", "seen_at"]
     readonly_fields = list_display
 
     def has_add_permission(self, request):

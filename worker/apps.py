@@ -6,4 +6,4 @@ class WorkerConfig(AppConfig):
     verbose_name = "Background worker"
 
     def ready(self):
-        from . import signals  # noqa: F401  Connects the task log receivers.
+        from . import checks, signals  # noqa: F401  Registers the checks, connects the log receivers.

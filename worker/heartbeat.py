@@ -1,49 +1,103 @@
-"""Worker identity and liveness: a stable id per process, and a heartbeat thread."""
+"""Worker identity and liveness: a stable id, a per-process token, and a heartbeat thread.
+
+Liveness is judged on the database's clock only: each beat writes `seen_at = now()` as
+the database sees it, and recovery compares with the database's `now()` too, so hosts
+whose clocks disagree can't make a live worker look dead.
+"""
 
 import contextlib
 import logging
 import os
+import secrets
 import socket
 import threading
 
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from .models import Heartbeat
 
 logger = logging.getLogger(__name__)
 
+# PostgreSQL advisory locks taken by live worker processes: (this, hashtext(process_id)).
+# Any constant shared by the site's workers; "wrkr" in ASCII.
+LIVENESS_LOCK_CLASS = 0x77726B72
+
 
 def default_worker_id() -> str:
-    """`<host>:<slot>`, unique among running workers and the same after a restart.
+    """`<host>:<slot>`, the same after a restart.
 
     The slot is the platform's name for the process when it gives one (Heroku and Dokku
     set DYNO=worker.1), else the process id (often 1 in a container, where the host name
-    is the container's). A worker that restarts under the same id knows that any task
-    still marked RUNNING under that id belonged to its dead predecessor.
+    is the container's). A worker that restarts under the same id looks for tasks its
+    dead predecessor left RUNNING.
     """
     slot = os.environ.get("DYNO") or str(os.getpid())
-    return f"{socket.gethostname()}:{slot}"[-64:]
+    return f"{socket.gethostname()}:{slot}"[-55:]
+
+
+def new_process_id(worker_id: str) -> str:
+    """The worker id plus a random token: what this process writes on the tasks it claims."""
+    return f"{worker_id[-55:]}/{secrets.token_hex(4)}"
+
+
+def holds_liveness_lock(process_id: str) -> bool | None:
+    """Whether the process's liveness lock is held: None where the database has none.
+
+    The lock belongs to the heartbeat thread's database session, and PostgreSQL ends the
+    session when the process dies, however abruptly. A free lock proves the owner gone
+    without waiting for its heartbeat to go stale.
+    """
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_lock(%s, hashtext(%s))", [LIVENESS_LOCK_CLASS, process_id]
+        )
+        if cursor.fetchone()[0]:
+            cursor.execute(
+                "SELECT pg_advisory_unlock(%s, hashtext(%s))", [LIVENESS_LOCK_CLASS, process_id]
+            )
+            return False
+    return True
 
 
 class HeartbeatThread(threading.Thread):
-    def __init__(self, worker_id: str):
-        super().__init__(name=f"heartbeat-{worker_id}", daemon=True)
+    def __init__(self, worker_id: str, process_id: str, queues: list[str]):
+        super().__init__(name=f"heartbeat-{process_id}", daemon=True)
         self.worker_id = worker_id
-        self.started_at = timezone.now()
+        self.process_id = process_id
+        self.queues = queues
         self.stopping = threading.Event()
+        self.locked_session = None
 
     def beat(self):
-        Heartbeat.objects.update_or_create(
-            worker_id=self.worker_id,
-            defaults={
-                "hostname": socket.gethostname(),
-                "pid": os.getpid(),
-                "started_at": self.started_at,
-                "seen_at": timezone.now(),
-            },
-        )
+        self.hold_liveness_lock()
+        updated = Heartbeat.objects.filter(process_id=self.process_id).update(seen_at=Now())
+        if not updated:
+            Heartbeat.objects.create(
+                process_id=self.process_id,
+                worker_id=self.worker_id,
+                queues=",".join(self.queues),
+                hostname=socket.gethostname(),
+                pid=os.getpid(),
+                started_at=Now(),
+                seen_at=Now(),
+            )
+
+    def hold_liveness_lock(self):
+        # Taken once per database session: a new session (after an outage) takes it again.
+        if connection.vendor != "postgresql":
+            return
+        connection.ensure_connection()
+        if self.locked_session is connection.connection:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_lock(%s, hashtext(%s))", [LIVENESS_LOCK_CLASS, self.process_id]
+            )
+        self.locked_session = connection.connection
 
     def run(self):
         # The first beat is the caller's, before the worker takes its first task.
@@ -53,7 +107,7 @@ class HeartbeatThread(threading.Thread):
                     self.beat()
                 except Exception:
                     # A database blip must not kill the thread; the next beat retries.
-                    logger.exception("event=heartbeat_failed worker=%s", self.worker_id)
+                    logger.exception("event=heartbeat_failed process=%s", self.process_id)
                     connection.close()
         finally:
             connection.close()
@@ -64,4 +118,4 @@ class HeartbeatThread(threading.Thread):
         self.join(timeout=5)
         # If the database is down the row just goes stale, and recovery finds nothing of ours.
         with contextlib.suppress(DatabaseError):
-            Heartbeat.objects.filter(worker_id=self.worker_id).delete()
+            Heartbeat.objects.filter(process_id=self.process_id).delete()

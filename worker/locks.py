@@ -1,11 +1,12 @@
-"""The scheduler lock: one `manage.py crontask` acts at a time, however many are started.
+"""The scheduler lock: one `manage.py runscheduler` acts at a time, however many are started.
 
 django-crontask locks through Redis when CRONTASK["REDIS_URL"] is set. This site has no
 Redis, so the lock is a PostgreSQL session-level advisory lock: the scheduler that takes
 it schedules, any other waits for it. The lock belongs to a database connection, so when
 its scheduler dies, however abruptly, PostgreSQL releases it and a waiting scheduler
 takes over. crontask calls extend() every few seconds; it checks that the lock is still
-held (the connection could have been cut) and stops the scheduler if not.
+held (the connection could have been cut), and if not it stops the scheduler, which
+then exits 1 so that the platform restarts it.
 """
 
 import time
@@ -22,6 +23,7 @@ class SchedulerLock:
     def __init__(self, stdout):
         self.stdout = stdout
         self.backend_pid = None
+        self.lost = False
 
     def __enter__(self):
         waiting = False
@@ -57,5 +59,21 @@ class SchedulerLock:
         finally:
             connection.close()
         if not held:
+            self.lost = True
             raise utils.LockNotOwnedError("The scheduler lock's database connection was lost.")
+        return True
+
+
+class Unlocked:
+    """No lock, for a database without advisory locks (SQLite in development)."""
+
+    lost = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        pass
+
+    def extend(self, additional_time=None, replace_ttl=False):
         return True

@@ -2,21 +2,29 @@ from django.db import models
 
 
 class Heartbeat(models.Model):
-    """A running db_worker process, as it last reported itself.
+    """A running worker process, as it last reported itself.
 
-    Each worker refreshes its row every WORKER_HEARTBEAT_SECONDS from a background
-    thread. A row older than WORKER_DEAD_AFTER_SECONDS means the process is gone (killed,
-    out of memory, machine lost), and the tasks it was running can be recovered.
+    Each process refreshes its row every WORKER_HEARTBEAT_SECONDS from a background
+    thread, with the database's clock. A row older than WORKER_DEAD_AFTER_SECONDS, on
+    that same clock, means the process is gone (killed, out of memory, machine lost), and
+    the tasks it was running can be recovered.
+
+    `worker_id` is stable across restarts (`host:slot`), so a restarted worker can find
+    its predecessor; `process_id` adds a random token, so two processes that share a
+    worker id (containers on the host network are all `host:1`) never pass for each other.
     """
 
-    worker_id = models.CharField(max_length=64, primary_key=True)
+    process_id = models.CharField(max_length=64, primary_key=True)
+    worker_id = models.CharField(max_length=64, db_index=True)
+    # The queues it serves, comma-separated: what its process type is for.
+    queues = models.CharField(max_length=255)
     hostname = models.CharField(max_length=255)
     pid = models.PositiveIntegerField()
     started_at = models.DateTimeField()
     seen_at = models.DateTimeField(db_index=True)
 
     class Meta:
-        ordering = ["worker_id"]
+        ordering = ["process_id"]
 
     def __str__(self):
-        return self.worker_id
+        return self.process_id

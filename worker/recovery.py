@@ -1,14 +1,15 @@
 """Recovering tasks whose worker died in the middle of them.
 
-db_worker marks a task RUNNING when it starts and SUCCESSFUL or FAILED when it ends. A
+A worker marks a task RUNNING when it starts and SUCCESSFUL or FAILED when it ends. A
 worker killed with SIGKILL, by the out-of-memory killer or with its machine never writes
 the end, so without help the task would stay RUNNING forever. A RUNNING task is orphaned
-when its worker (the last id in `worker_ids`) has sent no heartbeat for
-WORKER_DEAD_AFTER_SECONDS. Recovery marks it FAILED and applies the task's policy:
+when the process that claimed it (the last entry of `worker_ids`, a process id) is dead:
+its heartbeat is older than WORKER_DEAD_AFTER_SECONDS on the database's clock, or gone.
+Recovery marks it FAILED and applies the task's policy (worker/policies.py):
 
-- tasks listed in TASKS_RERUN_AFTER_WORKER_DIED are idempotent, and are enqueued again
-  with the same arguments;
-- any other task is only marked failed. Webhook deliveries are not listed: their own
+- a task declared `@policy(rerun_after_worker_died=True)` is idempotent, and is enqueued
+  again with the same arguments;
+- any other task is only marked failed. Webhook deliveries don't declare it: their own
   sweep (notifications.tasks.sweep_deliveries) counts the lost attempt and reschedules
   the delivery on its retry schedule.
 
@@ -21,11 +22,14 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.db.models.functions import Now
+from django.tasks import TaskResultStatus
 from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
 
+from .heartbeat import holds_liveness_lock
 from .models import Heartbeat
+from .policies import policy_for
 
 logger = logging.getLogger(__name__)
 
@@ -34,19 +38,45 @@ class WorkerDied(Exception):
     """The worker running this task stopped before the task finished."""
 
 
-def live_worker_ids() -> set[str]:
-    cutoff = timezone.now() - timedelta(seconds=settings.WORKER_DEAD_AFTER_SECONDS)
-    return set(Heartbeat.objects.filter(seen_at__gte=cutoff).values_list("worker_id", flat=True))
+def live_heartbeats():
+    cutoff = Now() - timedelta(seconds=settings.WORKER_DEAD_AFTER_SECONDS)
+    return Heartbeat.objects.filter(seen_at__gte=cutoff)
 
 
-def orphaned_task_ids(*, worker_id: str | None = None) -> list:
-    """RUNNING tasks whose worker is dead; with `worker_id`, those last run by that worker."""
-    live = set() if worker_id else live_worker_ids()
-    orphans = []
+def running_by_process() -> dict[str, list]:
+    """RUNNING task ids, by the process that claimed them."""
+    running = {}
     for pk, worker_ids in DBTaskResult.objects.running().values_list("pk", "worker_ids"):
-        last = worker_ids[-1] if worker_ids else None
-        if (worker_id and last == worker_id) or (not worker_id and last not in live):
-            orphans.append(pk)
+        running.setdefault(worker_ids[-1] if worker_ids else None, []).append(pk)
+    return running
+
+
+def orphaned_task_ids() -> list:
+    """RUNNING tasks whose process has no live heartbeat."""
+    live = set(live_heartbeats().values_list("process_id", flat=True))
+    return [
+        pk
+        for process_id, pks in running_by_process().items()
+        if process_id not in live
+        for pk in pks
+    ]
+
+
+def predecessors_task_ids(worker_id: str, process_id: str) -> list:
+    """RUNNING tasks of earlier processes with this worker id that are provably gone.
+
+    A restarted worker need not wait for its predecessor's heartbeat to go stale when
+    PostgreSQL shows that process's liveness lock free. A process with the same worker
+    id that is still alive (its heartbeat fresh and, on PostgreSQL, its lock held) is
+    left alone, whatever the id says.
+    """
+    live = set(live_heartbeats().values_list("process_id", flat=True))
+    orphans = []
+    for owner, pks in running_by_process().items():
+        if owner is None or owner == process_id or not owner.startswith(f"{worker_id}/"):
+            continue
+        if owner not in live or holds_liveness_lock(owner) is False:
+            orphans.extend(pks)
     return orphans
 
 
@@ -55,16 +85,19 @@ def recover(result_id) -> bool:
     with transaction.atomic():
         result = (
             DBTaskResult.objects.select_for_update(skip_locked=True)
-            .filter(pk=result_id, status="RUNNING")
+            .filter(pk=result_id, status=TaskResultStatus.RUNNING)
             .first()
         )
         if result is None:
             return False
         worker = result.worker_ids[-1] if result.worker_ids else "unknown"
         result.set_failed(WorkerDied(f"Worker {worker} stopped while running this task."))
-        rerun = result.task_path in settings.TASKS_RERUN_AFTER_WORKER_DIED
-        if rerun:
+        try:
             task = import_string(result.task_path)
+        except ImportError:  # The task was removed from the code since it was enqueued.
+            task = None
+        rerun = task is not None and policy_for(task).rerun_after_worker_died
+        if rerun:
             arguments = result.args_kwargs
             transaction.on_commit(partial(task.enqueue, *arguments["args"], **arguments["kwargs"]))
     logger.warning(

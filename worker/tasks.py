@@ -1,4 +1,4 @@
-"""Recurring housekeeping for the task queue itself. Scheduled by `manage.py crontask`."""
+"""Recurring housekeeping for the task queue itself. Scheduled by `manage.py runscheduler`."""
 
 from crontask import cron
 from django.conf import settings
@@ -9,7 +9,7 @@ from . import recovery
 
 
 @cron("* * * * *")
-@task(priority=50)
+@task
 def recover_dead_tasks() -> str:
     """Fail and, where safe, re-run the tasks of workers that stopped sending heartbeats.
 

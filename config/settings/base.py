@@ -22,7 +22,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django.forms",
-    # Before django_tasks_db and crontask: its db_worker and crontask commands extend theirs.
     "worker",
     "django_tasks_db",
     "crontask",
@@ -104,19 +103,32 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 
-# Tasks. Every queue a task names must be listed here; each environment module picks
-# the backend that runs them.
-TASK_QUEUES = ["default", "email", "webhooks", "search"]
+# Tasks. Each process type runs `manage.py runworker <type>` (see Procfile) and serves
+# its queues in the order listed: a worker with a confirmation email and a burst of
+# search updates waiting takes the email first. Webhook deliveries wait on other
+# people's servers, so they get their own process type with many threads, and mail
+# never queues behind a slow receiver. See docs/workers.md for sizing.
+WORKER_PROCESSES = {
+    "worker": {"queues": ["email", "default", "search"], "threads": 3},
+    "webhooks": {"queues": ["webhooks"], "threads": 25},
+}
+# Every queue a task may name; a task on any other queue fails at import.
+TASK_QUEUES = [queue for process in WORKER_PROCESSES.values() for queue in process["queues"]]
 
-# The worker (see worker/). Each db_worker process writes a heartbeat this often; one
-# silent for WORKER_DEAD_AFTER_SECONDS is dead, and the recovery job (every minute) fails
-# its RUNNING tasks and re-runs those listed below, which are safe to run twice.
+
+def tasks_backend(backend: str) -> dict:
+    """The TASKS setting for `backend`: each environment module names its own."""
+    return {"default": {"BACKEND": backend, "QUEUES": TASK_QUEUES}}
+
+
+# The database engine's workers (worker/engines/database.py). Each process writes a
+# heartbeat this often, on the database's clock; one silent for WORKER_DEAD_AFTER_SECONDS
+# is dead, and the recovery job (every minute) fails its RUNNING tasks and re-runs those
+# whose policy says they are safe to run twice (worker/policies.py).
 WORKER_HEARTBEAT_SECONDS = 10
 WORKER_DEAD_AFTER_SECONDS = 60
-TASKS_RERUN_AFTER_WORKER_DIED = [
-    "accounts.tasks.send_confirmation_email",
-    "accounts.tasks.update_search_entry",
-]
+# An idle worker looks for new tasks this often.
+WORKER_POLL_SECONDS = 0.1
 # `manage.py worker_health` fails when a task has run longer than this, or a ready task
 # has waited longer than that.
 WORKER_STUCK_AFTER_SECONDS = 5 * 60

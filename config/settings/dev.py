@@ -15,13 +15,8 @@ DATABASES = {
     }
 }
 
-# Tasks are stored in the database and run by `manage.py db_worker` (see Procfile.dev).
-TASKS = {
-    "default": {
-        "BACKEND": "django_tasks_db.DatabaseBackend",
-        "QUEUES": TASK_QUEUES,  # defined once in base.py; a task's queue must be listed
-    }
-}
+# Tasks are stored in the database and run by `manage.py runworker` (see Procfile.dev).
+TASKS = tasks_backend("django_tasks_db.DatabaseBackend")
 
 # Each email is written to a file under var/mail/, so you can open the confirmation link.
 MAILERS = {

@@ -1,4 +1,4 @@
-"""Real processes (gunicorn, db_worker, crontask) started by tests against a throwaway database.
+"""Real processes (gunicorn, runworker, runscheduler) started by tests against a throwaway database.
 
 Production's shape without production's fences: the DatabaseBackend, DATABASE_URL (a
 PostgreSQL database, or a SQLite file the test made), and mail written to files in
@@ -25,12 +25,7 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = SQLITE_SHARED_OPTIONS
 
-TASKS = {
-    "default": {
-        "BACKEND": "django_tasks_db.DatabaseBackend",
-        "QUEUES": TASK_QUEUES,  # defined once in base.py; a task's queue must be listed
-    }
-}
+TASKS = tasks_backend("django_tasks_db.DatabaseBackend")
 
 # Mail goes over SMTP to 127.0.0.1:E2E_SMTP_PORT when a test runs a server there, else
 # to files in E2E_MAIL_DIR.

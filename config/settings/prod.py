@@ -38,13 +38,8 @@ DATABASES = {
     )
 }
 
-# Tasks are stored in PostgreSQL and run by `manage.py db_worker` (the Procfile's worker).
-TASKS = {
-    "default": {
-        "BACKEND": "django_tasks_db.DatabaseBackend",
-        "QUEUES": TASK_QUEUES,  # defined once in base.py; a task's queue must be listed
-    }
-}
+# Tasks are stored in PostgreSQL and run by `manage.py runworker` (the Procfile's workers).
+TASKS = tasks_backend("django_tasks_db.DatabaseBackend")
 
 MAILERS = {
     "default": {

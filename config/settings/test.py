@@ -9,12 +9,7 @@ ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 DATABASES = {"default": dj_database_url.config(default="sqlite://:memory:")}
 
 # Tasks run inside .enqueue(), so tests need no worker process.
-TASKS = {
-    "default": {
-        "BACKEND": "django.tasks.backends.immediate.ImmediateBackend",
-        "QUEUES": TASK_QUEUES,  # defined once in base.py; a task's queue must be listed
-    }
-}
+TASKS = tasks_backend("django.tasks.backends.immediate.ImmediateBackend")
 
 # Django's test runner swaps every mailer for locmem, so sent mail lands in mail.outbox.
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

@@ -1,0 +1,30 @@
+"""Old task results are pruned: they are an execution log, not the record of what happened."""
+
+from datetime import timedelta
+
+import pytest
+from django.tasks import TaskResultStatus
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from worker.tasks import prune_task_results
+
+from . import tasks
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("database_backend")]
+
+
+def test_prune_keeps_recent_and_unfinished_results(settings, tmp_path):
+    old, recent, waiting = (tasks.record.enqueue(n, str(tmp_path / "log")) for n in range(3))
+    long_ago = timezone.now() - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS + 1)
+    for result, finished in ((old, long_ago), (recent, timezone.now())):
+        DBTaskResult.objects.filter(pk=result.id).update(
+            status=TaskResultStatus.SUCCESSFUL, finished_at=finished
+        )
+
+    prune_task_results.call()
+
+    assert {str(pk) for pk in DBTaskResult.objects.values_list("pk", flat=True)} == {
+        recent.id,
+        waiting.id,
+    }

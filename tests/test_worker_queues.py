@@ -1,0 +1,83 @@
+"""Queues and process types: defined once in settings, served in order, none forgotten."""
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.core.management.base import SystemCheckError
+from django.tasks import task
+from django.tasks.exceptions import InvalidTask
+
+from accounts.tasks import send_confirmation_email, update_search_entry
+from worker.checks import check_every_queue_is_served
+from worker.engines.database import ThreadedWorker
+
+from . import tasks
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("database_backend"),
+]
+
+
+def worker(settings, process_type="worker"):
+    return ThreadedWorker(
+        queues=settings.WORKER_PROCESSES[process_type]["queues"],
+        threads=1,
+        process_id="test:1/0001",
+        batch=True,
+    )
+
+
+def test_worker_takes_email_before_default_before_search(settings, make_user, tmp_path):
+    user = make_user()
+    index = update_search_entry.enqueue(user.pk)
+    chore = tasks.record.enqueue(1, str(tmp_path / "log"))
+    email = send_confirmation_email.enqueue(user.pk)
+
+    taken = [str(claimed.pk) for _ in range(3) for claimed in worker(settings).claim(1)]
+
+    assert taken == [email.id, chore.id, index.id]
+
+
+def test_each_process_type_takes_only_its_own_queues(settings, make_user):
+    user = make_user()
+    email = send_confirmation_email.enqueue(user.pk)
+
+    assert worker(settings, "webhooks").claim(5) == []
+    assert [str(claimed.pk) for claimed in worker(settings).claim(5)] == [email.id]
+
+
+def test_check_fails_when_no_process_type_serves_a_tasks_queue(settings):
+    settings.WORKER_PROCESSES = {
+        name: {**process, "queues": [q for q in process["queues"] if q != "search"]}
+        for name, process in settings.WORKER_PROCESSES.items()
+    }
+
+    errors = check_every_queue_is_served(None)
+
+    assert {error.id for error in errors} == {"worker.E001"}
+    assert "accounts.tasks.update_search_entry uses queue 'search'" in errors[0].msg
+    with pytest.raises(SystemCheckError, match="worker.E001"):
+        call_command("check")
+
+
+def test_check_fails_when_two_process_types_serve_one_queue(settings):
+    settings.WORKER_PROCESSES = {
+        **settings.WORKER_PROCESSES,
+        "spare": {"queues": ["email"], "threads": 1},
+    }
+
+    assert [error.id for error in check_every_queue_is_served(None)] == ["worker.E002"]
+
+
+def test_every_site_task_is_served_as_shipped():
+    assert check_every_queue_is_served(None) == []
+
+
+def test_runworker_refuses_an_unknown_process_type():
+    with pytest.raises(CommandError, match="'mail' is not a process type"):
+        call_command("runworker", "mail")
+
+
+def test_a_task_on_an_unlisted_queue_fails_at_definition():
+    with pytest.raises(InvalidTask, match="reports"):
+        task(queue_name="reports")(tasks.record.func)

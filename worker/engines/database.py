@@ -1,0 +1,245 @@
+"""The database engine: django-tasks-db's task rows, run by a pool of threads per process.
+
+django-tasks-db's own worker runs one task at a time and takes tasks by priority. This
+engine keeps its per-task code (`Worker.run_task`: the task_started/finished signals,
+the return value, the failure with its traceback) and replaces the loop around it, the
+way Solid Queue's workers run: one thread claims up to as many ready tasks as there are
+idle threads, in one `SELECT ... FOR UPDATE SKIP LOCKED`, taking the queues in the order
+the process type lists them, and hands each to a thread of the pool. Every thread has its
+own database connection (Django's connections are per thread).
+
+Around the loop, what the library lacks: a heartbeat on the database's clock, recovery
+of a dead predecessor's tasks at start, patience with a database that goes away, and a
+shutdown that lets every task in flight finish.
+"""
+
+import logging
+import os
+import signal
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from django.db.models import Case, DurationField, ExpressionWrapper, F, Q, Value, When
+from django.db.models.functions import Now
+from django.tasks import DEFAULT_TASK_BACKEND_ALIAS
+from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult, get_date_max
+from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
+
+from .. import recovery
+from ..heartbeat import HeartbeatThread, new_process_id
+
+logger = logging.getLogger("worker")
+
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+DATABASE_RETRY_SECONDS = 1
+
+
+class ThreadedWorker(Worker):
+    """django-tasks-db's Worker, with its loop replaced by a claiming thread and a pool."""
+
+    def __init__(self, *, queues: list[str], threads: int, process_id: str, batch: bool):
+        super().__init__(
+            queue_names=queues,
+            interval=settings.WORKER_POLL_SECONDS,
+            batch=batch,
+            backend_name=DEFAULT_TASK_BACKEND_ALIAS,
+            startup_delay=False,
+            max_tasks=None,
+            worker_id=process_id,
+            excluded_queue_names=[],
+        )
+        self.threads = threads
+        self.stopping = threading.Event()
+        # Claimed tasks not yet finished, and tasks whose end couldn't be written because
+        # the database was gone; `changed` wakes the claiming thread when a task ends.
+        self.in_flight: set = set()
+        self.cut_off: set = set()
+        self.changed = threading.Condition()
+
+    def configure_signals(self):
+        # Only the main thread may set handlers; under --reload the reloader owns them.
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+                signal.signal(signum, self.shutdown)
+
+    def shutdown(self, signum, frame):
+        if self.stopping.is_set():
+            logger.warning("Received %s again - exiting now.", signal.strsignal(signum))
+            os._exit(1)  # Tasks still in flight stay RUNNING, for recovery to find.
+        logger.warning(
+            "Received %s - shutting down gracefully, after %d task(s) in flight "
+            "(send it again to exit now).",
+            signal.strsignal(signum),
+            len(self.in_flight),
+        )
+        self.stopping.set()
+
+    def claimable(self):
+        in_order = Case(
+            *(When(queue_name=name, then=Value(n)) for n, name in enumerate(self.queue_names))
+        )
+        return (
+            DBTaskResult.objects.ready()
+            .filter(backend_name=self.backend_name, queue_name__in=self.queue_names)
+            .order_by(in_order, *DBTaskResult._meta.ordering)
+        )
+
+    def claim(self, limit: int) -> list[DBTaskResult]:
+        tasks = self.claimable()
+        try:
+            with exclusive_transaction(tasks.db):
+                claimed = list(tasks.select_for_update(skip_locked=True)[:limit])
+                for result in claimed:
+                    result.claim(self.worker_id)
+        except OperationalError as error:
+            if is_locked_database_exception(error):  # SQLite: another process is writing.
+                return []
+            raise
+        return claimed
+
+    def run(self):
+        logger.info(
+            "Starting worker process=%s queues=%s threads=%d",
+            self.worker_id,
+            ",".join(self.queue_names),
+            self.threads,
+        )
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="task") as pool:
+            while not self.stopping.is_set():
+                idle = self.threads - len(self.in_flight)
+                if not idle:
+                    with self.changed:
+                        self.changed.wait_for(lambda: len(self.in_flight) < self.threads, 0.5)
+                    continue
+                try:
+                    close_old_connections()
+                    claimed = self.claim(idle)
+                    self.recover_cut_off()
+                except DATABASE_ERRORS as error:
+                    logger.warning("event=database_unavailable error=%r", str(error))
+                    wait_for_database(self.stopping)
+                    continue
+                for result in claimed:
+                    with self.changed:
+                        self.in_flight.add(result.pk)
+                    pool.submit(self.run_claimed, result)
+                if len(claimed) < idle:  # Nothing more is ready for now.
+                    if self.batch and not claimed and not self.in_flight:
+                        break
+                    self.stopping.wait(self.interval)
+            # Leaving the `with` waits for every task in flight to finish.
+        try:
+            self.recover_cut_off()
+        except DATABASE_ERRORS:
+            logger.warning("event=exit_with_cut_off_tasks ids=%s", sorted(map(str, self.cut_off)))
+
+    def run_claimed(self, result: DBTaskResult):
+        close_old_connections()
+        try:
+            self.run_task(result)
+        except DATABASE_ERRORS as error:
+            # The task ran, but neither its end nor its failure could be written.
+            logger.warning("event=task_cut_off id=%s error=%r", result.pk, str(error))
+            connection.close()
+            with self.changed:
+                self.cut_off.add(result.pk)
+        finally:
+            close_old_connections()
+            with self.changed:
+                self.in_flight.discard(result.pk)
+                self.changed.notify()
+
+    def recover_cut_off(self):
+        """Fail (and, where safe, re-run) the tasks whose end was lost in an outage."""
+        while self.cut_off:
+            pk = next(iter(self.cut_off))
+            recovery.recover(pk)
+            with self.changed:
+                self.cut_off.discard(pk)
+
+
+def wait_for_database(stopping: threading.Event | None = None) -> bool:
+    """Block until the database answers again; False if asked to stop first."""
+    while not (stopping and stopping.is_set()):
+        connection.close()
+        if stopping:
+            stopping.wait(DATABASE_RETRY_SECONDS)
+        try:
+            connection.ensure_connection()
+        except OperationalError:
+            continue
+        logger.warning("event=database_available")
+        return True
+    return False
+
+
+def run_worker(*, queues: list[str], threads: int, worker_id: str, batch: bool = False):
+    """Serve `queues` in order with `threads` threads until SIGTERM (or, in batch mode,
+    until nothing is ready)."""
+    process_id = new_process_id(worker_id)
+    worker = ThreadedWorker(queues=queues, threads=threads, process_id=process_id, batch=batch)
+    worker.configure_signals()
+    heartbeat = HeartbeatThread(worker_id, process_id, queues)
+    while True:
+        try:
+            heartbeat.beat()
+            # A restarted worker finds what its dead predecessor (same worker id) left.
+            for pk in recovery.predecessors_task_ids(worker_id, process_id):
+                recovery.recover(pk)
+            break
+        except DATABASE_ERRORS as error:
+            logger.warning("event=database_unavailable error=%r", str(error))
+            if not wait_for_database(worker.stopping):
+                return
+    heartbeat.start()
+    try:
+        worker.run()
+    finally:
+        heartbeat.stop()
+
+
+def problems(queues: list[str] | None = None) -> list[str]:
+    """What is wrong with the workers on this host (those serving `queues`, if given)."""
+    found = []
+    host = socket.gethostname()
+    workers = recovery.live_heartbeats().filter(hostname=host)
+    if queues is not None:
+        workers = workers.filter(queues=",".join(queues))
+    process_ids = set(workers.values_list("process_id", flat=True))
+    serving = f" serving {','.join(queues)}" if queues else ""
+    if not process_ids:
+        found.append(
+            f"No worker{serving} on {host} has sent a heartbeat in "
+            f"{settings.WORKER_DEAD_AFTER_SECONDS} s."
+        )
+
+    stuck = settings.WORKER_STUCK_AFTER_SECONDS
+    running_for = ExpressionWrapper(Now() - F("started_at"), output_field=DurationField())
+    for task_path, duration, ids in (
+        DBTaskResult.objects.running()
+        .filter(started_at__lt=Now() - timedelta(seconds=stuck))
+        .values_list("task_path", running_for, "worker_ids")
+    ):
+        if ids and ids[-1] in process_ids:
+            found.append(
+                f"{task_path} has been running for {duration.total_seconds():.0f} s "
+                f"(limit {stuck} s)."
+            )
+
+    waiting = settings.WORKER_MAX_QUEUE_WAIT_SECONDS
+    since = Now() - timedelta(seconds=waiting)
+    late = DBTaskResult.objects.ready().filter(enqueued_at__lt=since)
+    late = late.filter(Q(run_after=get_date_max()) | Q(run_after__lt=since))
+    if queues is not None:
+        late = late.filter(queue_name__in=queues)
+    if count := late.count():
+        found.append(
+            f"{count} ready task(s){serving} have waited more than {waiting} s: "
+            "add workers or look for a stuck one."
+        )
+    return found
