@@ -3,10 +3,14 @@
 The test settings use a fast hasher, so these tests switch to the shipped list.
 """
 
+import threading
+import time
+
 import pytest
 from django.contrib.auth.hashers import make_password
 from django.urls import reverse
 
+from accounts.hashers import TakesTurns
 from accounts.models import User
 from config.settings import base
 
@@ -59,3 +63,45 @@ def test_signup_stores_an_argon2id_hash(db, shipped_hashers, signup):
     signup("new@example.com")
 
     assert User.objects.get(email="new@example.com").password.startswith("argon2$argon2id$")
+
+
+class RecordingHasher:
+    """Stands in for a slow hash, and records how many ran at the same moment."""
+
+    def __init__(self):
+        self.running = self.most_at_once = 0
+        self.lock = threading.Lock()
+
+    def encode(self, password, salt):
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        time.sleep(0.02)
+        with self.lock:
+            self.running -= 1
+        return f"{salt}${password}"
+
+    def verify(self, password, encoded):
+        # As PBKDF2's does: verifying encodes again, inside the same turn.
+        return self.encode(password, "salt") == encoded
+
+
+class TakingTurns(TakesTurns, RecordingHasher):
+    pass
+
+
+def test_a_process_runs_one_hash_at_a_time_however_many_threads_ask(settings):
+    settings.PASSWORD_HASHING_CONCURRENCY = 1
+    hasher = TakingTurns()
+    logins = [
+        threading.Thread(target=hasher.verify, args=(PASSWORD, f"salt${PASSWORD}"), daemon=True)
+        for _ in range(8)
+    ]
+    for login in logins:
+        login.start()
+    deadline = time.monotonic() + 10
+    for login in logins:
+        login.join(timeout=max(0, deadline - time.monotonic()))
+
+    assert not any(login.is_alive() for login in logins), "a nested turn deadlocked"
+    assert hasher.most_at_once == 1
