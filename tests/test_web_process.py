@@ -7,6 +7,7 @@ hash. Only the order of answers is asserted, never a duration.
 
 import http.client
 import os
+import signal
 import threading
 import urllib.parse
 
@@ -53,18 +54,21 @@ def web(tmp_path):
         processes.release()
         process = processes.start("web")
         wait_for(lambda: answers(port), timeout=30, message="gunicorn to answer /healthz")
-        yield port
+        yield port, process
     finally:
         processes.stop_all()
         database.drop()
     assert process.popen.returncode == 0, process.output
 
 
-def test_healthz_is_answered_while_a_crowd_of_logins_hashes_passwords(web):
-    port = web
+def crowd_of_logins(port, count):
+    """`count` logins with wrong passwords, each from its own address, all sent at once.
+
+    Returns the threads, once every request is sent, and the list their statuses go to.
+    """
     login_page = get(port, "/accounts/login/")
     csrf = login_page.headers["Set-Cookie"].split(";", 1)[0].split("=", 1)[1]
-    all_sent = threading.Barrier(LOGINS + 1)
+    all_sent = threading.Barrier(count + 1)
     answered = []
 
     def log_in(n):
@@ -90,10 +94,16 @@ def test_healthz_is_answered_while_a_crowd_of_logins_hashes_passwords(web):
         answered.append(connection.getresponse().status)
         connection.close()
 
-    crowd = [threading.Thread(target=log_in, args=(n,), daemon=True) for n in range(LOGINS)]
+    crowd = [threading.Thread(target=log_in, args=(n,), daemon=True) for n in range(count)]
     for login in crowd:
         login.start()
     all_sent.wait()
+    return crowd, answered
+
+
+def test_healthz_is_answered_while_a_crowd_of_logins_hashes_passwords(web):
+    port, _ = web
+    crowd, answered = crowd_of_logins(port, LOGINS)
 
     healthz = get(port, "/healthz")
     answered_before_healthz = len(answered)
@@ -108,3 +118,17 @@ def test_healthz_is_answered_while_a_crowd_of_logins_hashes_passwords(web):
     assert answered_before_healthz < LOGINS // 2, (
         f"/healthz was answered after {answered_before_healthz} of {LOGINS} logins"
     )
+
+
+def test_sigterm_lets_the_logins_in_progress_finish(web):
+    port, process = web
+    crowd, answered = crowd_of_logins(port, 6)
+    # Hashes take turns, so once one login is answered the others are still in progress.
+    wait_for(lambda: answered, timeout=60, message="the first login to be answered")
+
+    process.signal(signal.SIGTERM)
+    for login in crowd:
+        login.join(timeout=60)
+
+    assert answered == [200] * 6
+    assert process.wait() == 0
