@@ -70,9 +70,9 @@ def load(client, url, django_assert_num_queries, expected):
     return response
 
 
-@pytest.mark.parametrize("page, url", [("home, anonymous", "home"), ("login", "accounts:login")])
-def test_anonymous_pages(client, db, django_assert_num_queries, page, url):
-    load(client, reverse(url), django_assert_num_queries, QUERIES[page])
+@pytest.mark.parametrize("name, url", [("home, anonymous", "home"), ("login", "accounts:login")])
+def test_anonymous_pages(client, db, django_assert_num_queries, name, url):
+    load(client, reverse(url), django_assert_num_queries, QUERIES[name])
 
 
 def test_home(client, member, django_assert_num_queries):
@@ -85,12 +85,12 @@ def test_profile(client, member, django_assert_num_queries):
 
 
 @pytest.mark.parametrize("hits", [1, 50])
-@pytest.mark.parametrize("page, query", [("people", ""), ("people, searching", "engineer")])
-def test_people(client, member, django_assert_num_queries, hits, page, query):
+@pytest.mark.parametrize("name, query", [("people", ""), ("people, searching", "engineer")])
+def test_people(client, member, django_assert_num_queries, hits, name, query):
     members(hits)
 
     response = load(
-        client, reverse("people") + f"?q={query}", django_assert_num_queries, QUERIES[page]
+        client, reverse("people") + f"?q={query}", django_assert_num_queries, QUERIES[name]
     )
 
     assert response.context["paginator"].count == hits
