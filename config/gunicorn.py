@@ -1,10 +1,31 @@
-"""gunicorn settings, read from the environment a platform provides."""
+"""gunicorn settings, read from the environment a platform provides.
+
+Threads, not more sync processes: a password hash (Argon2id or PBKDF2) holds a core for
+a few hundred milliseconds but releases the GIL, so a threaded worker keeps answering
+cheap requests on its other threads while one hashes. A sync worker answers nothing else
+until its hash is done, and every request queued behind it waits. docs/web.md has the
+numbers, measured with bench/web.py.
+"""
 
 import os
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Sync workers; slow work belongs in tasks, so a request should never need more than this.
+
+# One process per core we may use (platforms set WEB_CONCURRENCY themselves).
+workers = int(os.environ.get("WEB_CONCURRENCY", getattr(os, "process_cpu_count", os.cpu_count)()))
+worker_class = "gthread"
+# Many threads, because a burst of logins must not take them all: a request waits for a
+# free thread in arrival order, behind any slow ones. Those mostly sleep, waiting their
+# turn to hash (accounts/hashers.py), so idle threads cost little CPU. Each thread may
+# keep a database connection open: a machine holds up to WEB_CONCURRENCY x WEB_THREADS.
+threads = int(os.environ.get("WEB_THREADS", "16"))
+
+# For gthread workers this is not a per-request limit as it is for sync workers: the
+# worker's main thread reports to the arbiter every second while requests run on the
+# others, so a slow request is never cut off. It still kills and replaces a worker whose
+# main loop has stopped (a deadlock, a C call that never releases the GIL). Nothing else
+# stops a long request in its thread, and none should run long: slow work is in tasks,
+# and a platform's router stops waiting for an answer after about 30 s.
 timeout = 30
 # On SIGTERM, requests in progress get this long to finish (platforms allow about 30 s).
 graceful_timeout = 25

@@ -84,6 +84,21 @@ CACHES = {
 }
 
 AUTH_USER_MODEL = "accounts.User"
+# Argon2id first: new and changed passwords get it. PBKDF2 (Django's default) stays so
+# that hashes made before still verify; Django re-hashes them with Argon2id at the
+# member's next login. Argon2id costs about half PBKDF2's CPU at Django's settings for
+# each, and makes GPU cracking expensive through memory (docs/web.md has the numbers).
+# These are Django's hashers, taking turns (accounts/hashers.py): a web process runs at
+# most PASSWORD_HASHING_CONCURRENCY hashes at once, so a crowd of logins can't starve
+# its other threads of CPU, nor take 100 MiB of memory per concurrent Argon2id hash.
+PASSWORD_HASHERS = [
+    "accounts.hashers.Argon2PasswordHasher",
+    "accounts.hashers.PBKDF2PasswordHasher",
+    "accounts.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+PASSWORD_HASHING_CONCURRENCY = 1
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

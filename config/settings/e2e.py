@@ -52,6 +52,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# A test that plays many clients at once says who each is in X-Forwarded-For.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 # Receivers in tests listen on 127.0.0.1.
 WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
 # Tests of crash recovery can't wait a minute for a heartbeat to go stale.

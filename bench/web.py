@@ -1,0 +1,441 @@
+"""Web benchmarks: what a password hash costs, and what a crowd at the door does to pages.
+
+Side by side in one run, Django's defaults (PBKDF2 first, 2 sync gunicorn workers) against
+this site's configuration (Argon2id first, config/gunicorn.py as shipped), each started
+with the Procfile's web command on a scratch PostgreSQL database (DATABASE_URL's server):
+
+1. CPU seconds per password hash, per hasher.
+2. A burst of 40 signups at once while 20 clients load pages (/, /accounts/login/,
+   /healthz): signup p95 and page-load p95 during the burst, and page-load p95 of the same
+   20 clients when nothing else is happening.
+3. Requests per second for six pages, anonymous and logged in.
+
+Load generators: the burst and the page clients are Python threads (http.client, a new
+connection per request), each request timed from its start to its last byte; requests/s
+comes from Debian's wrk (2 threads, 16 connections), installed with apt-get if missing.
+
+Run alone: uv run python -m bench.web
+"""
+
+import http.client
+import os
+import re
+import runpy
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+
+SIGNUPS = 40
+PAGE_CLIENTS = 20
+CROWD_PAGES = ["/", "/accounts/login/", "/healthz"]
+IDLE_SECONDS = 6
+HASHES_PER_HASHER = 5
+WRK_SECONDS = 5
+WRK_CONNECTIONS = 16
+PASSWORD = "a-long-enough-passphrase"
+MEMBER = "member@example.com"
+THROUGHPUT_PAGES = [
+    ("/healthz", False),
+    ("/", False),
+    ("/accounts/login/", False),
+    ("/accounts/profile/", True),
+    ("/people/?q=engineer", True),
+    ("/notifications/webhooks/", True),
+]
+
+SEED = f"""
+from django.core.management import call_command
+from accounts.models import Profile, User
+from notifications.models import Endpoint, Event
+
+member = User.objects.create_user({MEMBER!r}, {PASSWORD!r})
+member.confirm_email()
+Profile.objects.create(user=member, display_name="Bench Member", headline="Engineer")
+for n in range(5):
+    Endpoint.objects.create(
+        owner=member, url=f"https://example.com/hook/{{n}}", events=[Event.PROFILE_UPDATED]
+    )
+others = User.objects.bulk_create(
+    User(email=f"m{{n}}@example.com", password="!") for n in range(200)
+)
+Profile.objects.bulk_create(
+    Profile(user=user, display_name=f"Member {{user.pk}}", headline="Engineer", bio="words " * 30)
+    for user in others
+)
+call_command("rebuild_search_index", verbosity=0)
+"""
+
+HASH_COST = f"""
+import time
+import django
+django.setup()
+from django.contrib.auth.hashers import get_hasher
+
+for algorithm in ("pbkdf2_sha256", "argon2"):
+    hasher = get_hasher(algorithm)
+    hasher.encode("warm-up", hasher.salt())
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range({HASHES_PER_HASHER}):
+        hasher.encode({PASSWORD!r}, hasher.salt())
+    print(algorithm, (time.process_time() - cpu) / {HASHES_PER_HASHER},
+          (time.perf_counter() - wall) / {HASHES_PER_HASHER})
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def percentile(samples, fraction):
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def ms(seconds):
+    return f"{seconds * 1000:,.0f} ms"
+
+
+def client_address(n: int) -> str:
+    """A distinct address per simulated visitor, sent as X-Forwarded-For."""
+    return f"10.{n // 62500}.{n // 250 % 250}.{n % 250 + 1}"
+
+
+def request(port, method, path, body=None, headers=None):
+    """One request on a new connection; returns the response, body read."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        connection.request(method, path, body, headers or {})
+        response = connection.getresponse()
+        response.read()
+        return response
+    finally:
+        connection.close()
+
+
+def cookie(response, name) -> str:
+    for header in response.headers.get_all("Set-Cookie") or []:
+        if header.startswith(f"{name}="):
+            return header.split(";", 1)[0].split("=", 1)[1]
+    raise RuntimeError(f"The response set no {name} cookie.")
+
+
+class ScratchDatabase:
+    """A PostgreSQL database on SERVER_URL's server, made for this run and dropped after."""
+
+    def __init__(self):
+        self.name = f"bench_web_{secrets.token_hex(4)}"
+        with psycopg.connect(SERVER_URL, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{self.name}"')
+        self.url = SERVER_URL.rsplit("/", 1)[0] + "/" + self.name
+
+    def drop(self):
+        with psycopg.connect(SERVER_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+class Site:
+    """The Procfile's web command on a free port, with bench.web_settings."""
+
+    def __init__(self, env, gunicorn_args=()):
+        self.port = free_port()
+        self.env = {
+            **env,
+            "PORT": str(self.port),
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        }
+        self.process = subprocess.Popen(
+            [GUNICORN, "config.wsgi", "--config", "config/gunicorn.py", *gunicorn_args],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if request(self.port, "GET", "/healthz").status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.stop()
+                raise RuntimeError("gunicorn did not answer /healthz within 30 s")
+            time.sleep(0.1)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def log_in(self) -> str:
+        """The session cookie of MEMBER, logged in through the login form."""
+        csrf = cookie(request(self.port, "GET", "/accounts/login/"), "csrftoken")
+        response = request(
+            self.port,
+            "POST",
+            "/accounts/login/",
+            urllib.parse.urlencode(
+                {"csrfmiddlewaretoken": csrf, "username": MEMBER, "password": PASSWORD}
+            ),
+            {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Cookie": f"csrftoken={csrf}",
+            },
+        )
+        if response.status != 302:
+            raise RuntimeError(f"Logging in answered {response.status}, not a redirect.")
+        return f"sessionid={cookie(response, 'sessionid')}"
+
+
+class PageClients:
+    """PAGE_CLIENTS threads loading CROWD_PAGES in turn until the block ends.
+
+    Each sample is (started, finished) in time.perf_counter() seconds.
+    """
+
+    def __init__(self, port):
+        self.port = port
+        self.samples = []
+        self.failures = 0
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self.load, args=(n,)) for n in range(PAGE_CLIENTS)]
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join()
+
+    def load(self, n):
+        headers = {"X-Forwarded-For": client_address(1000 + n)}
+        page = n
+        while not self.stopping.is_set():
+            started = time.perf_counter()
+            status = request(self.port, "GET", CROWD_PAGES[page % len(CROWD_PAGES)], None, headers)
+            self.samples.append((started, time.perf_counter()))
+            self.failures += status.status != 200
+            page += 1
+
+    def latencies(self, start=float("-inf"), end=float("inf")):
+        """Seconds per page load, for the loads that started between start and end."""
+        return [done - began for began, done in self.samples if start <= began <= end]
+
+
+def signup_burst(port, tag):
+    """SIGNUPS signups posted at the same moment; (started, finished) for each."""
+    csrf = cookie(request(port, "GET", "/accounts/signup/"), "csrftoken")
+    ready = threading.Barrier(SIGNUPS)
+    results = [None] * SIGNUPS
+
+    def sign_up(n):
+        body = urllib.parse.urlencode(
+            {
+                "csrfmiddlewaretoken": csrf,
+                "email": f"{tag}-{n}@example.com",
+                "password1": PASSWORD,
+                "password2": PASSWORD,
+            }
+        )
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={csrf}",
+            "X-Forwarded-For": client_address(n),
+        }
+        ready.wait()
+        started = time.perf_counter()
+        response = request(port, "POST", "/accounts/signup/", body, headers)
+        results[n] = (started, time.perf_counter(), response.status)
+
+    threads = [threading.Thread(target=sign_up, args=(n,)) for n in range(SIGNUPS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    refused = [status for _, _, status in results if status != 302]
+    if refused:
+        raise RuntimeError(f"{len(refused)} of {SIGNUPS} signups failed: {refused}")
+    return results
+
+
+def crowd(site, tag):
+    """Page loads idle, then page loads and signups during a burst; seconds each."""
+    with PageClients(site.port) as idle:
+        time.sleep(IDLE_SECONDS)
+    with PageClients(site.port) as busy:
+        time.sleep(1)
+        signups = signup_burst(site.port, tag)
+    if idle.failures or busy.failures:
+        raise RuntimeError(f"{idle.failures + busy.failures} page loads failed")
+    start = min(started for started, _, _ in signups)
+    end = max(finished for _, finished, _ in signups)
+    return {
+        "idle": idle.latencies(),
+        "during": busy.latencies(start, end),
+        "signups": [finished - started for started, finished, _ in signups],
+    }
+
+
+def find_wrk():
+    """Debian's wrk, installed with apt-get when it is missing and we may."""
+    if not shutil.which("wrk") and os.geteuid() == 0:
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "wrk"],
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            stdout=subprocess.DEVNULL,
+            check=False,
+        )
+    return shutil.which("wrk")
+
+
+def requests_per_second(wrk, url, session=None) -> str:
+    headers = ["-H", f"Cookie: {session}"] if session else []
+    output = subprocess.run(
+        [wrk, "-t2", f"-c{WRK_CONNECTIONS}", f"-d{WRK_SECONDS}s", *headers, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    if errors := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
+        return f"{rate:,.0f}/s ({errors.group(1)} errors)"
+    return f"{rate:,.0f}/s"
+
+
+def throughput(site, wrk):
+    session = site.log_in()
+    for path, logged_in in THROUGHPUT_PAGES:
+        # wrk counts a redirect to the login page as a success; make sure it is the page.
+        headers = {"Cookie": session} if logged_in else {}
+        status = request(site.port, "GET", path, None, headers).status
+        if status != 200:
+            raise RuntimeError(f"{path} answered {status}, not 200")
+    return {
+        path: requests_per_second(wrk, site.url(path), session if logged_in else None)
+        for path, logged_in in THROUGHPUT_PAGES
+    }
+
+
+def hash_costs(env):
+    output = subprocess.run(
+        [sys.executable, "-c", HASH_COST],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    lines = map(str.split, output.splitlines())
+    return {name: (float(cpu), float(wall)) for name, cpu, wall in lines}
+
+
+def configurations():
+    """(label, environment, gunicorn arguments): Django's defaults, then what ships."""
+    shipped = runpy.run_path(str(ROOT / "config" / "gunicorn.py"))
+    model = f"{shipped['workers']} gthread workers x {shipped['threads']} threads"
+    return [
+        (
+            "Django's defaults (PBKDF2, 2 sync workers)",
+            {"BENCH_HASHERS": "django"},
+            ["--worker-class", "sync", "--threads", "1", "--workers", "2"],
+        ),
+        (
+            f"shipped (Argon2id, {model})",
+            {"BENCH_HASHERS": "shipped"},
+            [],
+        ),
+    ]
+
+
+def rows() -> list[tuple[str, str, str]]:
+    database = ScratchDatabase()
+    try:
+        with tempfile.TemporaryDirectory() as mail_dir:
+            env = {
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "bench.web_settings",
+                "DATABASE_URL": database.url,
+                "E2E_MAIL_DIR": mail_dir,
+            }
+            manage = [sys.executable, "manage.py"]
+            subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+            subprocess.run([*manage, "shell", "-c", SEED], cwd=ROOT, env=env, check=True)
+            return measure(env)
+    finally:
+        database.drop()
+
+
+def measure(env):
+    print("web 1/3: CPU per password hash...", flush=True)
+    costs = hash_costs(env)
+    result = [
+        (f"Password hash, {label}", f"{costs[name][0]:.2f} s CPU, {costs[name][1]:.2f} s wall", "")
+        for name, label in (("pbkdf2_sha256", "PBKDF2 (Django's default)"), ("argon2", "Argon2id"))
+    ]
+
+    wrk = find_wrk()
+    crowds, rates = {}, {}
+    for label, config_env, gunicorn_args in configurations():
+        print(f"web 2/3: a crowd at the door, {label}...", flush=True)
+        site = Site({**env, **config_env}, gunicorn_args)
+        try:
+            crowds[label] = crowd(site, tag=f"burst-{len(crowds)}")
+            print(f"web 3/3: requests/s, {label}...", flush=True)
+            rates[label] = throughput(site, wrk) if wrk else None
+        finally:
+            site.stop()
+
+    for label, measured in crowds.items():
+        idle = percentile(measured["idle"], 0.95)
+        during = percentile(measured["during"], 0.95)
+        result += [
+            (f"{label}: page-load p95, idle", ms(idle), ""),
+            (f"{label}: signup p95, {SIGNUPS} at once", ms(percentile(measured["signups"], .95)),
+             ""),
+            (f"{label}: page-load p95 during the burst",
+             f"{ms(during)} ({during / idle:.0f}x idle)", "<= 10x idle"),
+        ]  # fmt: skip
+    default, shipped = (percentile(m["signups"], 0.95) for m in crowds.values())
+    result.append(("Burst signup p95, defaults / shipped", f"{default / shipped:.1f}x", ">= 2x"))
+
+    labels = list(rates)
+    for path, logged_in in THROUGHPUT_PAGES:
+        what = f"`{path}` requests/s{', logged in' if logged_in else ''}, defaults / shipped"
+        if wrk:
+            result.append((what, " / ".join(rates[label][path] for label in labels), ""))
+        else:
+            result.append((what, "not measured: wrk not found (apt-get install wrk)", ""))
+    return result
+
+
+def main():
+    measured = rows()
+    width = max(len(name) for name, _, _ in measured)
+    print(f"\n| {'measurement':<{width}} | result | target |")
+    print(f"|{'-' * (width + 2)}|---|---|")
+    for name, result, target in measured:
+        print(f"| {name:<{width}} | {result} | {target} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Passwords are stored with Argon2id; hashes made before still work and are upgraded.
+
+The test settings use a fast hasher, so these tests switch to the shipped list.
+"""
+
+import threading
+import time
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.urls import reverse
+
+from accounts.hashers import TakesTurns
+from accounts.models import User
+from config.settings import base
+
+from .conftest import PASSWORD
+
+
+@pytest.fixture
+def shipped_hashers(settings):
+    settings.PASSWORD_HASHERS = base.PASSWORD_HASHERS
+
+
+@pytest.fixture
+def pbkdf2_member(db, shipped_hashers):
+    """A confirmed member whose password was stored before Argon2id was the default."""
+    user = User.objects.create_user("old@example.com")
+    user.password = make_password(PASSWORD, hasher="pbkdf2_sha256")
+    user.save(update_fields=["password"])
+    user.confirm_email()
+    return user
+
+
+def log_in(client, password):
+    return client.post(
+        reverse("accounts:login"), {"username": "old@example.com", "password": password}
+    )
+
+
+def test_login_upgrades_a_pbkdf2_hash_to_argon2id(client, pbkdf2_member):
+    assert pbkdf2_member.password.startswith("pbkdf2_sha256$")
+
+    response = log_in(client, PASSWORD)
+
+    assert response.status_code == 302
+    pbkdf2_member.refresh_from_db()
+    assert pbkdf2_member.password.startswith("argon2$argon2id$")
+    assert pbkdf2_member.check_password(PASSWORD)
+
+
+def test_a_wrong_password_leaves_the_old_hash_alone(client, pbkdf2_member):
+    old_hash = pbkdf2_member.password
+
+    response = log_in(client, "not-the-password")
+
+    assert response.status_code == 200
+    pbkdf2_member.refresh_from_db()
+    assert pbkdf2_member.password == old_hash
+
+
+def test_signup_stores_an_argon2id_hash(db, shipped_hashers, signup):
+    signup("new@example.com")
+
+    assert User.objects.get(email="new@example.com").password.startswith("argon2$argon2id$")
+
+
+class RecordingHasher:
+    """Stands in for a slow hash, and records how many ran at the same moment."""
+
+    def __init__(self):
+        self.running = self.most_at_once = 0
+        self.lock = threading.Lock()
+
+    def encode(self, password, salt):
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        time.sleep(0.02)
+        with self.lock:
+            self.running -= 1
+        return f"{salt}${password}"
+
+    def verify(self, password, encoded):
+        # As PBKDF2's does: verifying encodes again, inside the same turn.
+        return self.encode(password, "salt") == encoded
+
+
+class TakingTurns(TakesTurns, RecordingHasher):
+    pass
+
+
+def test_a_process_runs_one_hash_at_a_time_however_many_threads_ask(settings):
+    settings.PASSWORD_HASHING_CONCURRENCY = 1
+    hasher = TakingTurns()
+    logins = [
+        threading.Thread(target=hasher.verify, args=(PASSWORD, f"salt${PASSWORD}"), daemon=True)
+        for _ in range(8)
+    ]
+    for login in logins:
+        login.start()
+    deadline = time.monotonic() + 10
+    for login in logins:
+        login.join(timeout=max(0, deadline - time.monotonic()))
+
+    assert not any(login.is_alive() for login in logins), "a nested turn deadlocked"
+    assert hasher.most_at_once == 1

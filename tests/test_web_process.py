@@ -1,0 +1,134 @@
+"""The Procfile's web process under a crowd: cheap pages are answered while passwords hash.
+
+The process runs the e2e settings, whose password hashers are the shipped ones (Argon2id
+first, taking turns), not the test settings' fast one, so every login below costs a real
+hash. Only the order of answers is asserted, never a duration.
+"""
+
+import http.client
+import os
+import signal
+import threading
+import urllib.parse
+
+import pytest
+
+from .e2e.site import free_port
+from .processes import Processes, TemporaryDatabase, wait_for
+
+LOGINS = 24
+
+
+def get(port, path, headers=None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        response.read()
+        return response
+    finally:
+        connection.close()
+
+
+def answers(port) -> bool:
+    try:
+        return get(port, "/healthz").status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def web(tmp_path):
+    database = TemporaryDatabase(tmp_path, os.environ.get("DATABASE_URL"))
+    port = free_port()
+    processes = Processes(
+        tmp_path,
+        DATABASE_URL=database.url,
+        PORT=str(port),
+        WEB_CONCURRENCY="2",
+        # Each login comes from its own address, as a crowd would, so a per-client
+        # throttle lets them all through to the hasher.
+        TRUSTED_PROXY_COUNT="1",
+    )
+    try:
+        processes.release()
+        process = processes.start("web")
+        wait_for(lambda: answers(port), timeout=30, message="gunicorn to answer /healthz")
+        yield port, process
+    finally:
+        processes.stop_all()
+        database.drop()
+    assert process.popen.returncode == 0, process.output
+
+
+def crowd_of_logins(port, count):
+    """`count` logins with wrong passwords, each from its own address, all sent at once.
+
+    Returns the threads, once every request is sent, and the list their statuses go to.
+    """
+    login_page = get(port, "/accounts/login/")
+    csrf = login_page.headers["Set-Cookie"].split(";", 1)[0].split("=", 1)[1]
+    all_sent = threading.Barrier(count + 1)
+    answered = []
+
+    def log_in(n):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        body = urllib.parse.urlencode(
+            {
+                "csrfmiddlewaretoken": csrf,
+                "username": f"nobody{n}@example.com",
+                "password": "a-wrong-password",
+            }
+        )
+        connection.request(
+            "POST",
+            "/accounts/login/",
+            body,
+            {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Cookie": f"csrftoken={csrf}",
+                "X-Forwarded-For": f"10.0.0.{n + 1}",
+            },
+        )
+        all_sent.wait()
+        answered.append(connection.getresponse().status)
+        connection.close()
+
+    crowd = [threading.Thread(target=log_in, args=(n,), daemon=True) for n in range(count)]
+    for login in crowd:
+        login.start()
+    all_sent.wait()
+    return crowd, answered
+
+
+def test_healthz_is_answered_while_a_crowd_of_logins_hashes_passwords(web):
+    port, _ = web
+    crowd, answered = crowd_of_logins(port, LOGINS)
+
+    healthz = get(port, "/healthz")
+    answered_before_healthz = len(answered)
+    for login in crowd:
+        login.join(timeout=120)
+
+    assert healthz.status == 200
+    # Unknown addresses get the same hash as known ones; each refusal re-shows the form.
+    assert answered == [200] * LOGINS
+    # A sync worker answers nothing while it hashes, so /healthz would wait behind
+    # nearly every login in the queue.
+    assert answered_before_healthz < LOGINS // 2, (
+        f"/healthz was answered after {answered_before_healthz} of {LOGINS} logins"
+    )
+
+
+def test_sigterm_lets_the_logins_in_progress_finish(web):
+    port, process = web
+    crowd, answered = crowd_of_logins(port, 6)
+    # Hashes take turns, so once one login is answered the others are still in progress.
+    wait_for(lambda: answered, timeout=60, message="the first login to be answered")
+
+    process.signal(signal.SIGTERM)
+    for login in crowd:
+        login.join(timeout=60)
+
+    assert answered == [200] * 6
+    assert process.wait() == 0
