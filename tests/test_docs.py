@@ -45,4 +45,3 @@ def test_readme_links_every_docs_page():
     readme = (BASE_DIR / "README.md").read_text()
     unlinked = [page.name for page in PAGES[1:] if f"(docs/{page.name})" not in readme]
     assert unlinked == [], f"docs pages the README doesn't link: {unlinked}"
-
