@@ -10,18 +10,27 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
+from worker import engines
+
 csp_logger = logging.getLogger("config.csp")
 
 
 @never_cache
 @require_safe
 def healthz(request):
-    """200 when the database answers, 503 when it doesn't: a load balancer's cue to stop."""
+    """200 when the database answers, 503 when it doesn't: a load balancer's cue to stop.
+
+    The task engine's problems (unreachable, stuck or late tasks) are listed for
+    monitoring, without a 503: pages still work while the queue is late.
+    """
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError:
         return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+    problems = engines.current().problems()
+    if problems:
+        return JsonResponse({"status": "degraded", "tasks": problems})
     return JsonResponse({"status": "ok"})
 
 

@@ -172,7 +172,7 @@ SWEEP_GRACE = timedelta(seconds=30)
 
 
 @cron("* * * * *")
-@task(queue_name="webhooks", priority=40)
+@task(queue_name="webhooks")
 def sweep_deliveries() -> str:
     """Put back on the queue every pending delivery that no live task is working on.
 

@@ -6,4 +6,5 @@ class WorkerConfig(AppConfig):
     verbose_name = "Background worker"
 
     def ready(self):
-        from . import signals  # noqa: F401  Connects the task log receivers.
+        # Connect the task log and retry receivers.
+        from . import retries, signals  # noqa: F401

@@ -9,7 +9,7 @@ from . import recovery
 
 
 @cron("* * * * *")
-@task(priority=50)
+@task
 def recover_dead_tasks() -> str:
     """Fail and, where safe, re-run the tasks of workers that stopped sending heartbeats.
 

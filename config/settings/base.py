@@ -104,9 +104,16 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 
-# Tasks. Every queue a task names must be listed here; each environment module picks
-# the backend that runs them.
-TASK_QUEUES = ["default", "email", "webhooks", "search"]
+# Tasks. Each process type of the Procfile (`manage.py runworker <type>`) serves its
+# queues in the order listed: a worker takes email before default and search, so "email
+# before search" needs no priorities (which the RQ engine can't honour). Webhook
+# deliveries wait on slow receivers, so they get processes of their own, where several
+# run at once. Each environment module picks the engine that runs them.
+WORKER_PROCESSES = {
+    "worker": {"queues": ["email", "default", "search"], "threads": 1},
+    "webhooks": {"queues": ["webhooks"], "threads": 4},
+}
+TASK_QUEUES = [queue for process in WORKER_PROCESSES.values() for queue in process["queues"]]
 
 # The worker (see worker/). Each db_worker process writes a heartbeat this often; one
 # silent for WORKER_DEAD_AFTER_SECONDS is dead, and the recovery job (every minute) fails
@@ -179,5 +186,6 @@ LOGGING = {
         "django_tasks_db": {"level": "INFO"},
         "config.csp": {"level": "WARNING"},
         "worker": {"level": "INFO"},
+        "rq.worker": {"level": "WARNING"},
     },
 }
