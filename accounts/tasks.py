@@ -50,6 +50,7 @@ def send_confirmation_email(user_id: int) -> str:
 
 
 @task(queue_name="search")
+@policy(rerun_after_worker_died=True)
 def update_search_entry(user_id: int) -> str:
     """Rebuild one member's directory entry from the rows as they are now.
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.tasks import TaskContext, task
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
+from django_tasks_db.models import DBTaskResult  # noqa: TID251  The sweep is being rewritten (issue 10).
 
 from . import signing, ssrf, transport
 from .models import Delivery

@@ -6,9 +6,9 @@ the end, so without help the task would stay RUNNING forever. A RUNNING task is 
 when its worker (the last id in `worker_ids`) has sent no heartbeat for
 WORKER_DEAD_AFTER_SECONDS. Recovery marks it FAILED and applies the task's policy:
 
-- tasks listed in TASKS_RERUN_AFTER_WORKER_DIED are idempotent, and are enqueued again
-  with the same arguments;
-- any other task is only marked failed. Webhook deliveries are not listed: their own
+- tasks whose policy says `rerun_after_worker_died` (worker/policies.py) are idempotent,
+  and are enqueued again with the same arguments;
+- any other task is only marked failed. Webhook deliveries don't declare it: their own
   sweep (notifications.tasks.sweep_deliveries) counts the lost attempt and reschedules
   the delivery on its retry schedule.
 
@@ -26,6 +26,7 @@ from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
 
 from .models import Heartbeat
+from .policies import policy_for
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +63,9 @@ def recover(result_id) -> bool:
             return False
         worker = result.worker_ids[-1] if result.worker_ids else "unknown"
         result.set_failed(WorkerDied(f"Worker {worker} stopped while running this task."))
-        rerun = result.task_path in settings.TASKS_RERUN_AFTER_WORKER_DIED
+        task = import_string(result.task_path)
+        rerun = policy_for(task).rerun_after_worker_died
         if rerun:
-            task = import_string(result.task_path)
             arguments = result.args_kwargs
             transaction.on_commit(partial(task.enqueue, *arguments["args"], **arguments["kwargs"]))
     logger.warning(

@@ -22,8 +22,10 @@ from datetime import timedelta
 from django.db import transaction
 from django.dispatch import receiver
 from django.tasks import TaskResultStatus
+from django.tasks.exceptions import TaskResultDoesNotExist
 from django.tasks.signals import task_finished
 from django.utils import timezone
+from django_tasks.exceptions import TaskResultDoesNotExist as BackportTaskResultDoesNotExist
 from django_tasks.signals import task_finished as backport_task_finished
 
 from .models import Retry
@@ -51,6 +53,15 @@ def latest_id(result_id: str) -> str:
             break
         seen.add(result_id)
     return result_id
+
+
+def latest_result(task, result_id: str):
+    """The last attempt's result in the chain from `result_id`, or None if it is gone
+    (pruned, or expired from Redis)."""
+    try:
+        return task.get_result(latest_id(result_id))
+    except (TaskResultDoesNotExist, BackportTaskResultDoesNotExist):
+        return None
 
 
 def reason_for_retry(result_id: str) -> str | None:

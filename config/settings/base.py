@@ -115,15 +115,11 @@ WORKER_PROCESSES = {
 }
 TASK_QUEUES = [queue for process in WORKER_PROCESSES.values() for queue in process["queues"]]
 
-# The worker (see worker/). Each db_worker process writes a heartbeat this often; one
-# silent for WORKER_DEAD_AFTER_SECONDS is dead, and the recovery job (every minute) fails
-# its RUNNING tasks and re-runs those listed below, which are safe to run twice.
+# The worker (see worker/). Each worker process writes a heartbeat this often; one
+# silent for WORKER_DEAD_AFTER_SECONDS is dead, and its running tasks are failed and,
+# where the task's policy says it is safe to run twice, run again (worker/policies.py).
 WORKER_HEARTBEAT_SECONDS = 10
 WORKER_DEAD_AFTER_SECONDS = 60
-TASKS_RERUN_AFTER_WORKER_DIED = [
-    "accounts.tasks.send_confirmation_email",
-    "accounts.tasks.update_search_entry",
-]
 # `manage.py worker_health` fails when a task has run longer than this, or a ready task
 # has waited longer than that.
 WORKER_STUCK_AFTER_SECONDS = 5 * 60
