@@ -129,7 +129,7 @@ class Processes:
         return process
 
     def worker(self, *extra_args: str, **env) -> Process:
-        return self.start("worker", "--no-startup-delay", *extra_args, **env)
+        return self.start("worker", *extra_args, **env)
 
     def stop_all(self):
         for process in self.started:

@@ -76,8 +76,12 @@ class Worker(RQWorker):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("job_class", Job)
         # RQ counts these in whole seconds (signal.alarm).
+        dead_after = math.ceil(settings.WORKER_DEAD_AFTER_SECONDS)
         kwargs.setdefault("job_monitoring_interval", math.ceil(settings.WORKER_HEARTBEAT_SECONDS))
-        kwargs.setdefault("maintenance_interval", math.ceil(settings.WORKER_DEAD_AFTER_SECONDS))
+        kwargs.setdefault("maintenance_interval", dead_after)
+        # An idle worker blocks waiting for a job for worker_ttl - 15 s, and looks for
+        # abandoned jobs only between waits: wake it as often as maintenance is due.
+        kwargs.setdefault("worker_ttl", dead_after + 15)
         kwargs.setdefault("work_horse_killed_handler", work_horse_killed_handler)
         super().__init__(*args, **kwargs)
 
