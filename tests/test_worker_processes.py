@@ -110,7 +110,7 @@ def test_killed_worker_loses_no_webhook_delivery(processes, member, receiver, se
         endpoint=endpoint, event=Event.TEST, payload={}, next_attempt_at=timezone.now()
     )
     deliver_webhook.enqueue(delivery.pk)
-    worker = processes.worker()
+    worker = processes.start("webhooks")  # Deliveries have worker processes of their own.
     wait_for(lambda: receiver.received, message="the delivery to reach the receiver")
     worker.signal(signal.SIGKILL)
     worker.wait()
