@@ -43,3 +43,12 @@ def run_rq_worker(queues):
         connection=django_rq.get_connection(queues[0]),
         job_class=Job,
     ).work(burst=True, with_scheduler=True, logging_level="WARNING")
+
+
+def make_scheduled_jobs_due(queues):
+    """Move every job waiting for its run_after onto its queue, as if the time had come."""
+    for name in queues:
+        queue = django_rq.get_queue(name, job_class=Job)
+        for job_id in queue.scheduled_job_registry.get_job_ids():
+            queue.scheduled_job_registry.remove(job_id)
+            queue.enqueue_job(Job.fetch(job_id, connection=queue.connection))

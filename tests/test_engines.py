@@ -7,14 +7,17 @@ from django.tasks import Task, TaskResultStatus
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks.base import Task as BackportTask
+from django_tasks_db.models import DBTaskResult
 
 from accounts.models import Profile, SearchEntry
 from accounts.tasks import send_confirmation_email, update_search_entry
 from notifications.models import Delivery, Endpoint, Event
 from notifications.tasks import deliver_webhook
+from worker import retries
 
 from .conftest import run_worker
-from .engines import run_rq_worker
+from .engines import make_scheduled_jobs_due, run_rq_worker
+from .smtp import SMTPServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,3 +111,39 @@ def test_no_setting_names_a_task_by_its_dotted_path():
         if task_named_by(value) is not None
     }
     assert named == {}
+
+
+@pytest.mark.parametrize("engine_name", ["database", "rq"])
+def test_email_refused_twice_for_now_is_sent_on_the_third_attempt(
+    request, engine_name, make_user, settings
+):
+    if engine_name == "database":
+        request.getfixturevalue("database_backend")
+        work, make_due = run_worker, make_database_retries_due
+    else:
+        request.getfixturevalue("rq_backend")
+        queues = settings.TASK_QUEUES
+        work, make_due = (lambda: run_rq_worker(queues)), (lambda: make_scheduled_jobs_due(queues))
+    user = make_user("ann@example.com")
+    try_later = "451 4.3.0 Mailbox busy, try again later"
+    with SMTPServer(refusals=[try_later, try_later]) as server:
+        settings.MAILERS = {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "127.0.0.1", "port": server.port, "timeout": 5},
+            }
+        }
+        first = send_confirmation_email.enqueue(user.pk)
+        for _ in range(3):
+            work()
+            make_due()
+
+    assert [message["To"] for message in server.messages] == ["ann@example.com"]
+    latest = send_confirmation_email.get_result(retries.latest_id(first.id))
+    assert latest.status == TaskResultStatus.SUCCESSFUL
+    assert retries.attempt_number(latest) == 3
+    assert "451" in retries.reason_for_retry(latest.id)
+
+
+def make_database_retries_due():
+    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
