@@ -30,7 +30,7 @@ from django.utils import timezone
 from django_tasks_rq import Job
 from redis.exceptions import RedisError
 from rq import Worker as RQWorker
-from rq.exceptions import AbandonedJobError
+from rq.exceptions import AbandonedJobError, NoSuchJobError
 from rq.worker_pool import WorkerPool
 
 from worker import retries
@@ -142,8 +142,13 @@ def problems() -> list[str]:
                         f"{settings.WORKER_MAX_QUEUE_WAIT_SECONDS} s): add workers or look "
                         "for a stuck one."
                     )
-            for job_id in queue.started_job_registry.get_job_ids():
-                job = Job.fetch(job_id, connection=queue.connection)
+            # cleanup=False: cleaning is the workers' job, with the handler that re-runs
+            # a dead worker's task; a health check must only look.
+            for job_id in queue.started_job_registry.get_job_ids(cleanup=False):
+                try:
+                    job = Job.fetch(job_id, connection=queue.connection)
+                except NoSuchJobError:  # Finished since we listed it.
+                    continue
                 running = now - job.started_at if job.started_at else timedelta(0)
                 if running > timedelta(seconds=settings.WORKER_STUCK_AFTER_SECONDS):
                     found.append(
