@@ -9,6 +9,7 @@ from django.tasks import task
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from config.mail import SMTP_RETRY_DELAYS, smtp_backoff
 from worker.policies import policy
 
 from . import search
@@ -17,12 +18,13 @@ from .tokens import make_token
 
 
 @task(queue_name="email")
-@policy(rerun_after_worker_died=True)
+@policy(rerun_after_worker_died=True, max_attempts=1 + len(SMTP_RETRY_DELAYS), backoff=smtp_backoff)
 def send_confirmation_email(user_id: int) -> str:
     """Send the address-confirmation mail, unless the address is already confirmed.
 
     Safe to run more than once: a confirmed, deactivated or deleted user gets nothing.
-    Returns what happened, which the task result keeps.
+    Returns what happened, which the task result keeps. A mail server that is down or
+    answers "try later" (4xx) gets the mail again later; a refusal (5xx) is final.
     """
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:

@@ -7,9 +7,10 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.tasks import TaskResultStatus
-from django.tasks.exceptions import TaskResultDoesNotExist
 from django.urls import reverse_lazy
 from django.views.generic import FormView, ListView, TemplateView, UpdateView, View
+
+from worker import retries
 
 from . import search
 from .forms import LoginForm, PeopleSearchForm, ProfileForm, ResendConfirmationForm, SignupForm
@@ -64,14 +65,25 @@ class SignupView(FormView):
 
 
 def email_task_result(request):
-    """The confirmation-email task result of this visitor's signup, if the backend keeps one."""
+    """The latest attempt of this visitor's confirmation email, if the backend keeps results.
+
+    The session holds the first attempt's id; a retry is a new result, found by following
+    the chain of retries from there.
+    """
     result_id = request.session.get(EMAIL_RESULT_SESSION_KEY)
     if result_id is None or not send_confirmation_email.get_backend().supports_get_result:
         return None
-    try:
-        return send_confirmation_email.get_result(result_id)
-    except TaskResultDoesNotExist:
-        return None
+    return retries.latest_result(send_confirmation_email, result_id)
+
+
+def email_status(result) -> tuple[str, str]:
+    """What the status fragment says about an attempt: a label, and why, when it failed."""
+    if result.status == TaskResultStatus.FAILED:
+        # The exception's last line: a mail server's refusal says what was wrong.
+        return "Failed", result.errors[-1].traceback.strip().splitlines()[-1][:300]
+    if result.status == TaskResultStatus.READY and (reason := retries.reason_for_retry(result.id)):
+        return "Retrying", reason
+    return EMAIL_STATUS_LABELS[result.status], ""
 
 
 class CheckInboxView(TemplateView):
@@ -81,10 +93,12 @@ class CheckInboxView(TemplateView):
 
     def get_context_data(self, **kwargs):
         result = email_task_result(self.request)
+        status, reason = email_status(result) if result else (None, "")
         return super().get_context_data(
             email=self.request.session.get("signup_email"),
             email_task=result,
-            email_status=EMAIL_STATUS_LABELS[result.status] if result else None,
+            email_status=status,
+            email_status_reason=reason,
             **kwargs,
         )
 

@@ -1,24 +1,28 @@
-"""`make bench`: the numbers behind the README's claims, side by side in one run.
+"""`make bench`: the numbers behind the docs' claims, both task engines side by side.
 
 1. The signup request through gunicorn when the mail server takes 2 s per message:
-   ImmediateBackend (the task runs inside the request) against DatabaseBackend.
-2. The cost of `.enqueue()` on PostgreSQL and SQLite.
-3. Worker throughput with no-op tasks: Django's default connection settings against the
-   shipped ones, with 1 and 2 worker processes.
-4. Enqueue-to-start latency with the shipped worker settings.
+   ImmediateBackend (the task runs inside the request) against each engine.
+2. The cost of `.enqueue()`: the database engine on PostgreSQL and SQLite, and RQ.
+3. No-op tasks per second, 1 and 2 worker processes (`manage.py runworker worker`);
+   on the database engine also with Django's default connection settings.
+4. Enqueue-to-start latency, one task at a time to an idle worker.
 5. `rebuild_search_index` on 10,000 and 100,000 members: time and peak memory.
+6. Rows from the other benchmark modules (bench/webhooks.py, bench/web.py) when present.
 
 PostgreSQL comes from DATABASE_URL (a scratch database is created and dropped on that
-server). Nothing in `make test` depends on these timings.
+server); Redis from BENCH_REDIS_URL (default database 14 on 127.0.0.1, emptied before
+and after). Everything runs as separate processes through the project's own commands
+and modules. Nothing in `make test` depends on these timings.
 """
 
+import importlib
+import importlib.util
 import json
 import os
 import platform
 import random
 import re
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,25 +34,16 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 
 import psycopg
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.processes import TemporaryDatabase  # noqa: E402
-from tests.smtp import SMTPServer  # noqa: E402
-
 SERVER_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
-QUEUES = "default,email,webhooks,search"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 REQUESTS = 50
 THROUGHPUT_TASKS = 1000
-THROUGHPUT_RUNS = 3
 LATENCY_TASKS = 100
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+ENGINES = {"database": {}, "rq": {"TASKS_ENGINE": "rq", "REDIS_URL": REDIS_URL}}
+OTHER_MODULES = ["bench.webhooks", "bench.web"]
 
 
 def percentile(samples, fraction):
@@ -60,12 +55,24 @@ def ms(seconds):
     return f"{seconds * 1000:.1f} ms"
 
 
+def p50_p95(samples):
+    return f"{ms(percentile(samples, 0.5))} / {ms(percentile(samples, 0.95))}"
+
+
 class Scratch:
-    """A migrated throwaway database, and ways to run the site's code against it."""
+    """A migrated throwaway database (PostgreSQL, or a SQLite file), and ways to run the
+    site's commands and the bench modules against it."""
 
     def __init__(self, tmp, kind="postgres"):
-        self.database = TemporaryDatabase(Path(tmp), SERVER_URL if kind == "postgres" else None)
-        self.url = self.database.url
+        self.name = f"bench_{secrets.token_hex(4)}"
+        self.server = SERVER_URL if kind == "postgres" else None
+        if self.server:
+            with psycopg.connect(self.server, autocommit=True) as admin:
+                admin.execute(f'CREATE DATABASE "{self.name}"')
+            self.url = self.server.rsplit("/", 1)[0] + "/" + self.name
+        else:
+            self.url = f"sqlite:///{Path(tmp) / self.name}.sqlite3"
+        self.tmp = Path(tmp)
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -73,62 +80,60 @@ class Scratch:
             "E2E_MAIL_DIR": str(tmp),
             "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         }
-        self.manage("migrate", "--noinput", "-v0")
+        self.run("manage.py", "migrate", "--noinput", "-v0")
 
-    def manage(self, *args, env=None, **kwargs):
-        return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env={**self.env, **(env or {})},
-            check=True,
-            **kwargs,
-        )
-
-    def python(self, *args) -> str:
-        """Run Python with this database's settings; return what it prints."""
+    def run(self, *args, env=None) -> str:
+        """Run Python with these settings (a script and its arguments); return its output."""
         return subprocess.run(
             [sys.executable, *args],
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, **(env or {})},
             check=True,
             capture_output=True,
             text=True,
         ).stdout
 
-    def sql(self, query):
-        with psycopg.connect(self.url) as db:
-            cursor = db.execute(query)
-            return cursor.fetchall() if cursor.description else []
+    def measure(self, *args, env=None):
+        return json.loads(self.run("-m", "bench.engine", *args, env=env))
+
+    def start(self, *args, env=None, log="process") -> subprocess.Popen:
+        return subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.tmp / f"{log}.log", "w"),
+        )
 
     def drop(self):
-        self.database.drop()
+        if self.server:
+            with psycopg.connect(self.server, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
-def signup_latencies(scratch, backend, smtp_port):
+def empty_redis():
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def signup_latencies(scratch, env, smtp_port):
     """POST /accounts/signup/ through gunicorn, REQUESTS times; seconds per request."""
-    port = free_port()
-    env = {
-        **scratch.env,
-        "BENCH_BACKEND": backend,
-        "E2E_SMTP_PORT": str(smtp_port),
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "2",
-    }
-    web = subprocess.Popen(
-        ["gunicorn", "config.wsgi", "--config", "config/gunicorn.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    log = f"gunicorn-{secrets.token_hex(2)}"
+    # Port 0: the system picks a free one, and gunicorn says which in its log.
+    web = scratch.start(
+        "gunicorn", "config.wsgi", "--config", "config/gunicorn.py",
+        env={**env, "E2E_SMTP_PORT": str(smtp_port), "PORT": "0", "WEB_CONCURRENCY": "2"},
+        log=log,
+    )  # fmt: skip
     try:
+        base = None
         for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
+            found = re.search(
+                r"Listening at: http://[\d.]+:(\d+)", (scratch.tmp / f"{log}.log").read_text()
+            )
+            if found:
+                base = f"http://127.0.0.1:{found.group(1)}"
                 break
-            except OSError:
-                time.sleep(0.1)
+            time.sleep(0.1)
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
         samples = []
         for n in range(REQUESTS + 3):
@@ -137,7 +142,7 @@ def signup_latencies(scratch, backend, smtp_port):
             form = urllib.parse.urlencode(
                 {
                     "csrfmiddlewaretoken": token,
-                    "email": f"{backend}{n}-{secrets.token_hex(3)}@example.com",
+                    "email": f"s{n}-{secrets.token_hex(3)}@example.com",
                     "password1": "a-long-enough-passphrase",
                     "password2": "a-long-enough-passphrase",
                 }
@@ -152,100 +157,48 @@ def signup_latencies(scratch, backend, smtp_port):
         web.wait()
 
 
-def enqueue_latencies(scratch, count=1000):
-    output = scratch.python("-m", "bench.enqueue", str(count))
-    return json.loads(output)[50:]  # Drop the warm-up.
-
-
-def enqueue_noops(scratch, count):
-    code = f"from bench.tasks import noop\nfor _ in range({count}): noop.enqueue()"
-    scratch.manage("shell", "-c", code, stdout=subprocess.DEVNULL)
-
-
-def throughput(scratch, workers, connection_env):
-    """Median tasks per second over THROUGHPUT_RUNS runs of draining THROUGHPUT_TASKS."""
-    return statistics.median(
-        drain_rate(scratch, workers, connection_env) for _ in range(THROUGHPUT_RUNS)
-    )
-
-
-def drain_rate(scratch, workers, connection_env):
+def drain_rate(scratch, workers, env):
     """Tasks per second while `workers` processes drain THROUGHPUT_TASKS no-op tasks."""
-    scratch.sql("DELETE FROM django_tasks_database_dbtaskresult")
-    enqueue_noops(scratch, THROUGHPUT_TASKS)
+    ids = scratch.tmp / "ids.json"
+    ids.write_text(json.dumps(scratch.measure("fill", str(THROUGHPUT_TASKS), env=env)))
     processes = [
-        subprocess.Popen(
-            [sys.executable, "manage.py", "db_worker", "--queue-name", QUEUES, "--batch",
-             "--no-startup-delay", "--no-reload", "--interval", "0.1", "-v0"],
-            cwd=ROOT,
-            env={**scratch.env, **connection_env},
-            stdout=subprocess.DEVNULL,
-        )
+        scratch.start("python", "manage.py", "runworker", "worker", "--batch", env=env)
         for _ in range(workers)
-    ]  # fmt: skip
+    ]
     for process in processes:
         process.wait()
-    [(done, seconds)] = scratch.sql(
-        "SELECT count(*), extract(epoch FROM max(finished_at) - min(started_at))"
-        " FROM django_tasks_database_dbtaskresult WHERE status = 'SUCCESSFUL'"
-    )
-    assert done == THROUGHPUT_TASKS, f"only {done} of {THROUGHPUT_TASKS} tasks ran"
-    return done / float(seconds)
+    span = scratch.measure("timings", str(ids), env=env)["span"]
+    return THROUGHPUT_TASKS / span
 
 
-def start_latencies(scratch):
+def start_latencies(scratch, env):
     """Seconds from enqueue to start, for tasks enqueued one by one to an idle worker."""
-    scratch.sql("DELETE FROM django_tasks_database_dbtaskresult")
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "db_worker", "--queue-name", QUEUES, "--no-reload",
-         "--no-startup-delay", "--interval", "0.1", "-v0"],
-        cwd=ROOT,
-        env=scratch.env,
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    worker = scratch.start("python", "manage.py", "runworker", "worker", env=env)
     try:
         time.sleep(3)  # Let it start and go idle.
-        code = (
-            "import random, time\nfrom bench.tasks import noop\n"
-            f"for _ in range({LATENCY_TASKS}):\n"
-            "    noop.enqueue()\n    time.sleep(random.uniform(0.15, 0.35))\n"
-        )
-        scratch.manage("shell", "-c", code, stdout=subprocess.DEVNULL)
+        ids = scratch.tmp / "ids.json"
+        ids.write_text(json.dumps(scratch.measure("trickle", str(LATENCY_TASKS), env=env)))
         time.sleep(1)
     finally:
         worker.terminate()
         worker.wait()
-    rows = scratch.sql(
-        "SELECT extract(epoch FROM started_at - enqueued_at)"
-        " FROM django_tasks_database_dbtaskresult WHERE started_at IS NOT NULL"
-    )
-    assert len(rows) == LATENCY_TASKS
-    return [float(seconds) for (seconds,) in rows]
+    return scratch.measure("timings", str(ids), env=env)["waits"]
 
 
 def rebuild_index(scratch, members):
     """Seconds and peak resident memory (MiB) of rebuild_search_index over `members` members."""
-    setup = (
-        "from accounts.models import Profile, User\n"
-        "User.objects.all().delete()\n"
-        "users = User.objects.bulk_create("
-        f"[User(email=f'm{{n}}@example.com', password='!') for n in range({members})],"
-        " batch_size=5000)\n"
-        "Profile.objects.bulk_create([Profile(user=user, display_name=f'Member {user.pk}',"
-        " headline='Engineer', bio='words ' * 30) for user in users], batch_size=5000)\n"
-    )
-    scratch.manage("shell", "-c", setup, stdout=subprocess.DEVNULL)
-    # A fresh parent process, so the peak it reports is the command's alone.
-    measure = (
-        "import resource, subprocess, sys, time\n"
-        "started = time.perf_counter()\n"
-        "subprocess.run([sys.executable, 'manage.py', 'rebuild_search_index', '-v0'],"
-        " check=True, stdout=subprocess.DEVNULL)\n"
-        "print(time.perf_counter() - started,"
-        " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n"
-    )
-    seconds, peak_mib = map(float, scratch.python("-c", measure).split())
-    return seconds, peak_mib
+    scratch.run("-m", "bench.members", str(members))
+    command = [sys.executable, "manage.py", "rebuild_search_index", "-v0"]
+    return json.loads(scratch.run("-m", "bench.peak", *command))
+
+
+def other_rows():
+    rows = []
+    for name in OTHER_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            print(f"   {name}...", flush=True)
+            rows += importlib.import_module(name).rows()
+    return rows
 
 
 def machine():
@@ -257,62 +210,83 @@ def machine():
                 break
     with psycopg.connect(SERVER_URL) as db:
         server = db.execute("SHOW server_version").fetchone()[0]
+    redis_version = redis.Redis.from_url(REDIS_URL).info()["redis_version"]
     return (
         f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, PostgreSQL {server}"
+        f"Python {platform.python_version()}, PostgreSQL {server}, Redis {redis_version}"
     )
 
 
 def main():
+    # The 2 s mail server is the tests' real SMTP server.
+    sys.path.insert(0, str(ROOT))
+    from tests.smtp import SMTPServer
+
     random.seed(0)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         postgres = Scratch(tmp)
         sqlite = Scratch(tmp, kind="sqlite")
+        empty_redis()
         try:
-            print("1/5 signup through gunicorn, mail server taking 2 s per message...", flush=True)
+            print("1/6 signup through gunicorn, mail server taking 2 s per message...", flush=True)
+            signups = {}
             with SMTPServer(delay=2) as slow_mail:
-                database = signup_latencies(postgres, "database", slow_mail.port)
-                immediate = signup_latencies(postgres, "immediate", slow_mail.port)
-            speedup = statistics.median(immediate) / statistics.median(database)
-            rows += [
-                ("Signup, ImmediateBackend, p50 / p95",
-                 f"{ms(percentile(immediate, .5))} / {ms(percentile(immediate, .95))}", ""),
-                ("Signup, DatabaseBackend, p50 / p95",
-                 f"{ms(percentile(database, .5))} / {ms(percentile(database, .95))}",
-                 "p50 <= 30 ms"),
-                ("Signup, Immediate p50 / Database p50", f"{speedup:.0f}x", ">= 60x"),
-            ]  # fmt: skip
-
-            print("2/5 the cost of .enqueue()...", flush=True)
-            for name, scratch in (("PostgreSQL", postgres), ("SQLite", sqlite)):
-                samples = enqueue_latencies(scratch)
-                rows.append((f".enqueue() p50, {name}", ms(percentile(samples, 0.5)), "<= 1 ms"))
-
-            print("3/5 worker throughput...", flush=True)
-            default = {"CONN_MAX_AGE": "0", "CONN_HEALTH_CHECKS": "0"}
-            shipped = {"CONN_MAX_AGE": "600", "CONN_HEALTH_CHECKS": "1"}
-            results = {}
-            for workers in (1, 2):
-                for label, env in (("Django default connections", default), ("shipped", shipped)):
-                    results[workers, label] = throughput(postgres, workers, env)
-                    target = ">= 250/s" if (workers, label) == (1, "shipped") else ""
-                    rows.append(
-                        (f"No-op tasks/s, {workers} worker(s), {label}",
-                         f"{results[workers, label]:.0f}/s", target)
-                    )  # fmt: skip
-            ratio = results[1, "shipped"] / results[1, "Django default connections"]
-            rows.append(("Shipped / default, 1 worker", f"{ratio:.1f}x", ">= 3x"))
-
-            print("4/5 enqueue-to-start latency...", flush=True)
-            latencies = start_latencies(postgres)
+                for engine, env in ENGINES.items():
+                    signups[engine] = signup_latencies(postgres, env, slow_mail.port)
+                immediate = signup_latencies(
+                    postgres, {"BENCH_BACKEND": "immediate"}, slow_mail.port
+                )
+            rows.append(("Signup, ImmediateBackend, p50 / p95", p50_p95(immediate), ""))
+            for engine, samples in signups.items():
+                target = "p50 <= 30 ms" if engine == "database" else "measured"
+                rows.append((f"Signup, {engine} engine, p50 / p95", p50_p95(samples), target))
+            speedup = statistics.median(immediate) / statistics.median(signups["database"])
             rows.append(
-                ("Enqueue to start, p50 / p95",
-                 f"{ms(percentile(latencies, .5))} / {ms(percentile(latencies, .95))}",
-                 "p50 <= 150 ms")
-            )  # fmt: skip
+                ("Signup, Immediate p50 / database engine p50", f"{speedup:.0f}x", ">= 60x")
+            )
 
-            print("5/5 rebuilding the search index...", flush=True)
+            print("2/6 the cost of .enqueue()...", flush=True)
+            for label, scratch, env in (
+                ("database engine, PostgreSQL", postgres, {}),
+                ("database engine, SQLite", sqlite, {}),
+                ("RQ engine", postgres, ENGINES["rq"]),
+            ):
+                samples = scratch.measure("enqueue", "1000", env=env)[50:]  # Drop the warm-up.
+                target = "<= 1 ms" if "database" in label else "measured"
+                rows.append((f".enqueue() p50, {label}", ms(percentile(samples, 0.5)), target))
+            empty_redis()
+
+            print("3/6 worker throughput...", flush=True)
+            default = {"CONN_MAX_AGE": "0", "CONN_HEALTH_CHECKS": "0"}
+            rates = {}
+            for engine, env in ENGINES.items():
+                for workers in (1, 2):
+                    rates[engine, workers] = drain_rate(postgres, workers, env)
+                    target = ">= 250/s" if (engine, workers) == ("database", 1) else "measured"
+                    rows.append(
+                        (f"No-op tasks/s, {engine} engine, {workers} worker process(es)",
+                         f"{rates[engine, workers]:.0f}/s", target)
+                    )  # fmt: skip
+            unshipped = drain_rate(postgres, 1, default)
+            rows.append(
+                ("No-op tasks/s, database engine, 1 worker, Django default connections",
+                 f"{unshipped:.0f}/s", "")
+            )  # fmt: skip
+            ratio = rates["database", 1] / unshipped
+            rows.append(("Shipped / default connections, 1 worker", f"{ratio:.1f}x", ">= 3x"))
+            empty_redis()
+
+            print("4/6 enqueue-to-start latency...", flush=True)
+            for engine, env in ENGINES.items():
+                waits = start_latencies(postgres, env)
+                target = "p50 <= 150 ms" if engine == "database" else "measured"
+                rows.append(
+                    (f"Enqueue to start, {engine} engine, p50 / p95", p50_p95(waits), target)
+                )
+            empty_redis()
+
+            print("5/6 rebuilding the search index...", flush=True)
             for members in (10_000, 100_000):
                 seconds, peak = rebuild_index(postgres, members)
                 rows.append(
@@ -322,6 +296,11 @@ def main():
                 )  # fmt: skip
         finally:
             postgres.drop()
+            sqlite.drop()
+            empty_redis()
+
+    print("6/6 the other benchmark modules...", flush=True)
+    rows += other_rows()
 
     print(f"\nMachine: {machine()}\n")
     width = max(len(row[0]) for row in rows)

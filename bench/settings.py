@@ -20,3 +20,4 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = os.environ.get("CONN_HEALTH_CHECKS"
 LOGGING["loggers"]["worker"] = {"level": "WARNING"}
 LOGGING["loggers"]["django.tasks"] = {"level": "WARNING"}
 LOGGING["loggers"]["django_tasks_db"] = {"level": "WARNING"}
+LOGGING["loggers"]["rq.worker"] = {"level": "WARNING"}

@@ -10,18 +10,29 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
+from worker import engines
+
+logger = logging.getLogger(__name__)
 csp_logger = logging.getLogger("config.csp")
 
 
 @never_cache
 @require_safe
 def healthz(request):
-    """200 when the database answers, 503 when it doesn't: a load balancer's cue to stop."""
+    """200 when the database answers, 503 when it doesn't: a load balancer's cue to stop.
+
+    The task engine's problems (unreachable, stuck or late tasks) make it "degraded",
+    without a 503: pages still work while the queue is late. What they are goes to the
+    log, not to whoever asks: task names and host names are nobody else's business.
+    """
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError:
         return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+    if problems := engines.current().problems():
+        logger.warning("event=tasks_degraded problems=%r", problems)
+        return JsonResponse({"status": "degraded"})
     return JsonResponse({"status": "ok"})
 
 

@@ -78,3 +78,15 @@ def member(make_user, client):
     user = make_user("member@example.com", confirmed=True)
     client.force_login(user)
     return user
+
+
+@pytest.fixture
+def rq_backend(settings):
+    """Tasks go to RQ on a Redis database of the test's own, emptied before and after."""
+    from .engines import redis_or_skip, use_rq
+
+    connection = redis_or_skip()
+    connection.flushdb()
+    use_rq(settings)
+    yield connection
+    connection.flushdb()

@@ -2,7 +2,9 @@
 
 It speaks enough of RFC 5321 for Django's SMTP backend (EHLO, MAIL, RCPT, DATA, RSET,
 NOOP, QUIT), keeps every message it accepts, and can take its time over each one, the
-way a slow mail provider does.
+way a slow mail provider does, or refuse recipients: each answer in `refusals` (say
+"451 4.3.0 Try again later", or "550 5.1.1 No such user") is given to one RCPT, in
+order, and once they are used up it accepts.
 """
 
 import socketserver
@@ -12,8 +14,9 @@ from email import message_from_bytes, policy
 
 
 class SMTPServer:
-    def __init__(self, delay: float = 0.0):
+    def __init__(self, delay: float = 0.0, refusals: list[str] = ()):
         self.delay = delay
+        self.refusals = list(refusals)
         self.messages = []
         self.sessions = 0
         server = self
@@ -30,6 +33,8 @@ class SMTPServer:
                     verb = command.split(" ", 1)[0].upper()
                     if verb in ("EHLO", "HELO"):
                         self.reply("250 test")
+                    elif verb == "RCPT" and server.refusals:
+                        self.reply(server.refusals.pop(0))
                     elif verb in ("MAIL", "RCPT", "RSET", "NOOP"):
                         self.reply("250 OK")
                     elif verb == "DATA":

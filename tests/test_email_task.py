@@ -8,6 +8,7 @@ from django.core import mail
 from django.tasks import TaskResultStatus
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from accounts.tasks import send_confirmation_email
@@ -74,26 +75,91 @@ def test_inbox_page_follows_the_email_task_until_it_is_sent(client, signup):
     assert "data-poll-url" not in fragment.text
 
 
-@pytest.mark.usefixtures("database_backend")
-def test_inbox_page_shows_a_failed_email(client, signup, settings):
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
-    # Nothing listens on that port, so the SMTP connection is refused.
+def smtp_at(settings, port):
     settings.MAILERS = {
         "default": {
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 2},
+            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 5},
         }
     }
-    signup("ann@example.com")
 
-    run_worker()
+
+def make_retries_due():
+    """Let the retries waiting for their backoff run now, as if the wait were over."""
+    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+
+
+@pytest.mark.usefixtures("database_backend")
+def test_inbox_page_shows_a_failed_email(client, signup, settings):
+    # A permanent refusal (5xx): sending again would get the same answer, so no retry.
+    with SMTPServer(refusals=["550 5.1.1 No such user here"]) as server:
+        smtp_at(settings, server.port)
+        signup("ann@example.com")
+
+        run_worker()
 
     fragment = client.get(reverse("accounts:email_status"))
     assert "Confirmation email: <strong>Failed</strong>" in fragment.text
     assert reverse("accounts:resend") in fragment.text
     assert "data-poll-url" not in fragment.text
+    assert "550" in fragment.text and "No such user here" in fragment.text
+    assert server.messages == []
+    assert not DBTaskResult.objects.filter(status="READY").exists()  # Not retried.
+
+
+@pytest.mark.usefixtures("database_backend")
+def test_email_refused_twice_for_now_is_sent_on_the_third_attempt(client, signup, settings):
+    try_later = "451 4.3.0 Mailbox busy, try again later"
+    with SMTPServer(refusals=[try_later, try_later]) as server:
+        smtp_at(settings, server.port)
+        signup("ann@example.com")
+
+        run_worker()
+        fragment = client.get(reverse("accounts:email_status")).text
+        assert "Confirmation email: <strong>Retrying</strong>" in fragment
+        assert "451" in fragment
+        assert "data-poll-url" in fragment  # The page keeps following the email.
+        # The retry waits its backoff: a worker pass now runs nothing.
+        run_worker()
+        assert server.messages == []
+
+        make_retries_due()
+        run_worker()
+        assert "<strong>Retrying</strong>" in client.get(reverse("accounts:email_status")).text
+
+        make_retries_due()
+        run_worker()
+
+    [message] = server.messages
+    assert message["To"] == "ann@example.com"
+    fragment = client.get(reverse("accounts:email_status")).text
+    assert "Confirmation email: <strong>Sent</strong>" in fragment
+    assert "data-poll-url" not in fragment
+    assert DBTaskResult.objects.filter(status="FAILED").count() == 2
+
+
+@pytest.mark.usefixtures("database_backend")
+def test_email_retries_wait_longer_each_time_and_stop(signup, settings):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    smtp_at(settings, port)  # Nothing listens there: every connection is refused.
+    signup("ann@example.com")
+
+    waits = []
+    for _ in range(10):
+        run_worker()
+        ready = DBTaskResult.objects.filter(status="READY").first()
+        if ready is None:
+            break
+        waits.append((ready.run_after - ready.enqueued_at).total_seconds())
+        make_retries_due()
+
+    # 10 s, 1 min, 5 min, 30 min, 2 h, each give or take the jitter; then it gives up.
+    assert len(waits) == 5
+    for wait, planned in zip(waits, [10, 60, 300, 1800, 7200], strict=True):
+        assert planned * 0.79 <= wait <= planned * 1.21
+    assert DBTaskResult.objects.filter(status="FAILED").count() == 6
 
 
 @pytest.mark.usefixtures("database_backend")

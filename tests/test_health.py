@@ -1,6 +1,11 @@
+import socket
+
 import pytest
 from django.db import OperationalError, connection
 from django.urls import reverse
+
+from accounts.tasks import send_confirmation_email
+from worker import engines
 
 pytestmark = pytest.mark.django_db
 
@@ -23,3 +28,31 @@ def test_healthz_answers_503_when_the_database_does_not(client, monkeypatch):
 
     assert response.status_code == 503
     assert response.json()["database"] == "unreachable"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_reports_the_rq_engine(rq_backend, client, settings, make_user):
+    user = make_user()
+    settings.WORKER_MAX_QUEUE_WAIT_SECONDS = 0
+    assert engines.current().problems() == []
+
+    send_confirmation_email.enqueue(user.pk)  # No worker runs it.
+
+    [problem] = engines.current().problems()
+    assert "oldest task in the email queue has waited" in problem
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 200  # Pages still work while the queue is late.
+    # What is wrong goes to the log; a stranger learns only that something is.
+    assert response.json() == {"status": "degraded"}
+
+
+def test_health_says_when_redis_is_unreachable(rq_backend, settings):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings.RQ_QUEUES = {q: {"URL": f"redis://127.0.0.1:{port}/0"} for q in settings.TASK_QUEUES}
+
+    [problem] = engines.current().problems()
+
+    assert problem.startswith("Redis is unreachable")
+    assert "REDIS_URL" in problem

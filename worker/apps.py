@@ -6,4 +6,5 @@ class WorkerConfig(AppConfig):
     verbose_name = "Background worker"
 
     def ready(self):
-        from . import checks, signals  # noqa: F401  Registers the checks, connects the log receivers.
+        # Registers the system checks; connects the task log and retry receivers.
+        from . import checks, retries, signals  # noqa: F401

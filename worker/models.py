@@ -28,3 +28,24 @@ class Heartbeat(models.Model):
 
     def __str__(self):
         return self.process_id
+
+
+class Retry(models.Model):
+    """One link of a task's chain of attempts: the result that failed, and the one after it.
+
+    Neither engine can attach data to a task result, so a retry is a new task (a new result
+    id) and this table remembers where it came from: which attempt it is, and why the one
+    before failed. A page that knows the first result id follows the chain to the latest.
+    """
+
+    result_id = models.CharField(max_length=64, primary_key=True)
+    next_result_id = models.CharField(max_length=64, unique=True)
+    task_path = models.CharField(max_length=255)
+    # The attempt that next_result_id is: 2 for the first retry.
+    attempt = models.PositiveIntegerField()
+    reason = models.CharField(max_length=500)
+    run_after = models.DateTimeField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self):
+        return f"{self.task_path} attempt {self.attempt}"

@@ -2,17 +2,21 @@
 
 logfmt is what Heroku, Loki, Datadog and most log platforms parse into fields without
 configuration, so "slowest tasks" or "failures by task" is a query, not a regex.
+
+Each receiver listens to Django's signals and to those of the django-tasks backport,
+which the RQ backend sends instead: the same lines come out on every engine.
 """
 
 import logging
 
 from django.dispatch import receiver
 from django.tasks.signals import task_finished, task_started
+from django_tasks import signals as backport
 
 logger = logging.getLogger("worker.tasks")
 
 
-@receiver(task_started)
+@receiver([task_started, backport.task_started])
 def log_task_started(sender, task_result, **kwargs):
     logger.info(
         "event=task_started task=%s id=%s queue=%s attempt=%d worker=%s",
@@ -24,7 +28,7 @@ def log_task_started(sender, task_result, **kwargs):
     )
 
 
-@receiver(task_finished)
+@receiver([task_finished, backport.task_finished])
 def log_task_finished(sender, task_result, **kwargs):
     duration = None
     if task_result.started_at and task_result.finished_at:

@@ -120,7 +120,8 @@ STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 
 # Tasks. Each process type runs `manage.py runworker <type>` (see Procfile) and serves
 # its queues in the order listed: a worker with a confirmation email and a burst of
-# search updates waiting takes the email first. Webhook deliveries wait on other
+# search updates waiting takes the email first, with no priorities (which the RQ engine
+# can't honour). Webhook deliveries wait on other
 # people's servers, so they get their own process type with many threads, and mail
 # never queues behind a slow receiver. See docs/workers.md for sizing.
 WORKER_PROCESSES = {
@@ -216,5 +217,6 @@ LOGGING = {
         "django_tasks_db": {"level": "INFO"},
         "config.csp": {"level": "WARNING"},
         "worker": {"level": "INFO"},
+        "rq.worker": {"level": "WARNING"},
     },
 }

@@ -1,8 +1,9 @@
 """Real processes (gunicorn, runworker, runscheduler) started by tests against a throwaway database.
 
-Production's shape without production's fences: the DatabaseBackend, DATABASE_URL (a
-PostgreSQL database, or a SQLite file the test made), and mail written to files in
-E2E_MAIL_DIR so a test can read what was sent.
+Production's shape without production's fences: the engine TASKS_ENGINE names (the
+database by default, or RQ on REDIS_URL), DATABASE_URL (a PostgreSQL database, or a
+SQLite file the test made), and mail written to files in E2E_MAIL_DIR so a test can
+read what was sent.
 """
 
 import os
@@ -25,7 +26,14 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = SQLITE_SHARED_OPTIONS
 
-TASKS = tasks_backend("django_tasks_db.DatabaseBackend")
+# The engine as production chooses it: TASKS_ENGINE=rq runs the same processes on Redis.
+TASKS_ENGINE = os.environ.get("TASKS_ENGINE", "database")
+if TASKS_ENGINE == "rq":
+    INSTALLED_APPS = [*INSTALLED_APPS, "django_rq"]
+    TASKS = tasks_backend("django_tasks_rq.RQBackend")
+    RQ_QUEUES = {queue: {"URL": os.environ["REDIS_URL"]} for queue in TASK_QUEUES}
+else:
+    TASKS = tasks_backend("django_tasks_db.DatabaseBackend")
 
 # Mail goes over SMTP to 127.0.0.1:E2E_SMTP_PORT when a test runs a server there, else
 # to files in E2E_MAIL_DIR.

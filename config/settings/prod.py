@@ -38,8 +38,20 @@ DATABASES = {
     )
 }
 
-# Tasks are stored in PostgreSQL and run by `manage.py runworker` (the Procfile's workers).
-TASKS = tasks_backend("django_tasks_db.DatabaseBackend")
+# The engine that stores and runs tasks; the Procfile's `runworker` lines run whichever
+# is configured. "database": rows in PostgreSQL (django-tasks-db). "rq": Redis at
+# REDIS_URL (django-tasks-rq), for a site that outgrows the database queue (docs/engines.md).
+TASKS_ENGINE = os.environ.get("TASKS_ENGINE", "database").strip()
+if TASKS_ENGINE == "database":
+    TASKS = tasks_backend("django_tasks_db.DatabaseBackend")
+elif TASKS_ENGINE == "rq":
+    INSTALLED_APPS = [*INSTALLED_APPS, "django_rq"]
+    TASKS = tasks_backend("django_tasks_rq.RQBackend")
+    RQ_QUEUES = {queue: {"URL": required("REDIS_URL")} for queue in TASK_QUEUES}
+else:
+    raise ImproperlyConfigured(
+        f"TASKS_ENGINE is {TASKS_ENGINE!r}; it must be 'database' (the default) or 'rq'."
+    )
 
 MAILERS = {
     "default": {

@@ -7,6 +7,7 @@ import urllib.request
 from email import message_from_string, policy
 from pathlib import Path
 
+from ..engines import REDIS_URL, redis_or_skip
 from ..processes import Processes, TemporaryDatabase, wait_for
 
 
@@ -23,15 +24,21 @@ class Site:
         self.database = TemporaryDatabase(tmp_path, os.environ.get("DATABASE_URL"))
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
+        # TASKS_ENGINE=rq in the environment runs the same processes on RQ, with a Redis
+        # database of the tests' own.
+        self.redis = redis_or_skip() if os.environ.get("TASKS_ENGINE") == "rq" else None
         self.processes = Processes(
             tmp_path,
             DATABASE_URL=self.database.url,
             PORT=str(port),
             SITE_URL=self.url,
             WEB_CONCURRENCY="2",
+            **({"REDIS_URL": REDIS_URL} if self.redis else {}),
         )
 
     def start(self):
+        if self.redis:
+            self.redis.flushdb()
         self.processes.release()
         # No flow here waits on a recurring job, so the scheduler stays off.
         self.web = self.processes.start("web")
@@ -53,6 +60,8 @@ class Site:
     def stop(self):
         self.processes.stop_all()
         self.database.drop()
+        if self.redis:
+            self.redis.flushdb()
 
     def messages_to(self, address: str) -> list:
         """Every email sent to `address`, oldest first, as the worker wrote them."""

@@ -6,8 +6,11 @@ Each engine module runs the configured backend's workers and reports on their he
         Blocks. Serves `queues` in the order listed, with up to `threads` tasks in
         flight. On SIGTERM or SIGINT it stops claiming, lets the tasks in flight finish,
         and returns.
-    problems() -> list[str]
-        What is wrong, for `manage.py worker_health` and /healthz; empty when healthy.
+    problems(queues: list[str] | None = None) -> list[str]
+        What is wrong with the engine (unreachable, tasks stuck or waiting too long), for
+        `manage.py worker_health` and /healthz; empty when healthy.
+    live_workers_here(queues: list[str] | None = None) -> int
+        How many workers (serving `queues`) are alive on this host, for worker_health.
 
 Only this package imports an engine's library (django_tasks_db, django_tasks_rq, rq).
 """
@@ -19,6 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 ENGINES = {
+    "django.tasks.backends.immediate.ImmediateBackend": "worker.engines.immediate",
     "django_tasks_db.DatabaseBackend": "worker.engines.database",
     "django_tasks_rq.RQBackend": "worker.engines.rq",
 }
@@ -32,5 +36,5 @@ def current() -> ModuleType:
     except KeyError:
         raise ImproperlyConfigured(
             f"No worker runs tasks for TASKS['default']['BACKEND'] = {backend!r}: use one of "
-            f"{', '.join(ENGINES)} (ImmediateBackend runs each task inside .enqueue())."
+            f"{', '.join(ENGINES)}."
         ) from None

@@ -1,3 +1,5 @@
+import socket
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -20,10 +22,15 @@ class Command(BaseCommand):
 
     def handle(self, *, process_type, **options):
         engine = engines.current()
-        if process_type:
-            problems = engine.problems(settings.WORKER_PROCESSES[process_type]["queues"])
-        else:
-            problems = engine.problems()
+        queues = settings.WORKER_PROCESSES[process_type]["queues"] if process_type else None
+        problems = engine.problems(queues)
+        if not engine.live_workers_here(queues):
+            serving = f" serving {','.join(queues)}" if queues else ""
+            problems.insert(
+                0,
+                f"No worker{serving} on {socket.gethostname()} has sent a heartbeat in "
+                f"{settings.WORKER_DEAD_AFTER_SECONDS} s.",
+            )
         if problems:
             raise CommandError(" ".join(problems))
         self.stdout.write(f"ok: {process_type or 'all process types'}")

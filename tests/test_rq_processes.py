@@ -1,0 +1,92 @@
+"""The RQ engine as it runs in production: `runworker` processes on Redis, killed for real.
+
+Like tests/test_worker_processes.py these need a database other processes can reach, so
+they run in the PostgreSQL pass of .ci/run, and a Redis server (tests/engines.py).
+"""
+
+import contextlib
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from accounts.tasks import send_confirmation_email
+
+from .engines import REDIS_URL
+from .processes import Processes, database_url, wait_for
+from .smtp import SMTPServer
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("rq_backend"),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="worker processes need a shared database: run with DATABASE_URL=postgres://...",
+    ),
+]
+
+
+@pytest.fixture
+def processes(tmp_path):
+    (tmp_path / "mail").mkdir()
+    running = Processes(
+        tmp_path, DATABASE_URL=database_url(), TASKS_ENGINE="rq", REDIS_URL=REDIS_URL
+    )
+    yield running
+    running.stop_all()
+
+
+def children(worker) -> list[int]:
+    """The worker's child processes, oldest first: RQ's scheduler, then the work horse
+    it forked to run the current job."""
+    pid = worker.popen.pid
+    found = map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+    # Field 22 of /proc/<pid>/stat is the start time; the command name before it may
+    # hold spaces, so count from the closing parenthesis.
+    return sorted(found, key=lambda child: int(stat_fields(child)[19]))
+
+
+def stat_fields(pid) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def kill(pid):
+    with contextlib.suppress(ProcessLookupError):  # Already gone.
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_killed_worker_loses_no_confirmation_email(processes, make_user):
+    user = make_user("ann@example.com")
+    with SMTPServer(delay=30) as slow_mail:
+        worker = processes.worker(E2E_SMTP_PORT=str(slow_mail.port))
+        send_confirmation_email.enqueue(user.pk)
+        wait_for(lambda: slow_mail.sessions, message="the worker to start sending")
+        # The whole worker dies at once, as with its machine or container.
+        forked = children(worker)
+        worker.signal(signal.SIGKILL)
+        for child in forked:
+            kill(child)
+        worker.wait()
+
+    with SMTPServer() as mail:
+        # Another worker's maintenance finds the job abandoned once its heartbeat is
+        # WORKER_DEAD_AFTER_SECONDS old (3 s in these settings), and runs it again.
+        processes.worker(E2E_SMTP_PORT=str(mail.port))
+        wait_for(lambda: mail.messages, timeout=30, message="the email to be sent again")
+    assert [message["To"] for message in mail.messages] == ["ann@example.com"]
+
+
+def test_killed_work_horse_is_run_again_at_once(processes, make_user):
+    user = make_user("ann@example.com")
+    with SMTPServer(delay=30) as slow_mail:
+        worker = processes.worker(E2E_SMTP_PORT=str(slow_mail.port))
+        send_confirmation_email.enqueue(user.pk)
+        wait_for(lambda: slow_mail.sessions, message="the worker to start sending")
+        # Only the child running the job dies, as the out-of-memory killer would do it.
+        kill(children(worker)[-1])
+        # The same worker runs it again (the server now answers the second session
+        # slowly too, so count sessions rather than messages).
+        wait_for(lambda: slow_mail.sessions >= 2, message="the email to be tried again")
+    assert "task_recovered" in worker.output and "rerun=True" in worker.output

@@ -1,0 +1,17 @@
+"""ImmediateBackend (tests): each task runs inside `.enqueue()`, so there is no worker."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+def run_worker(*, queues: list[str], threads: int, worker_id: str, batch: bool = False) -> None:
+    raise ImproperlyConfigured(
+        "ImmediateBackend runs tasks inside .enqueue(): there is nothing for a worker to do."
+    )
+
+
+def live_workers_here(queues: list[str] | None = None) -> int:
+    return 0
+
+
+def problems(queues: list[str] | None = None) -> list[str]:
+    return []

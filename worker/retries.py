@@ -1,0 +1,127 @@
+"""Retries for transient failures, on every engine, by the task's own policy.
+
+A task declares `@policy(max_attempts=..., backoff=...)` (worker/policies.py). When one of
+its runs fails, `retry_failed_task` (connected to the task_finished signal of Django and of
+the django-tasks backport, which the RQ backend sends) asks `backoff(exception,
+task_result)` how long to wait, and enqueues the task again with `run_after` that much
+later. A retry is a new task result; the Retry table links each failed result to the
+next, with the attempt number and the reason, so `attempt_number()` and `latest_id()`
+work the same on every engine, and survive the pruning of task results.
+
+The exception itself is not on the task result (only its class path and traceback text),
+and a backoff needs it (an SMTP reply code, say). Every engine sends task_finished from
+inside the `except` block that caught it, so `sys.exception()` is that exception.
+
+ImmediateBackend (tests) can't defer a task, so nothing is retried there.
+"""
+
+import logging
+import sys
+from datetime import timedelta
+
+from django.db import transaction
+from django.dispatch import receiver
+from django.tasks import TaskResultStatus
+from django.tasks.exceptions import TaskResultDoesNotExist
+from django.tasks.signals import task_finished
+from django.utils import timezone
+from django_tasks.exceptions import TaskResultDoesNotExist as BackportTaskResultDoesNotExist
+from django_tasks.signals import task_finished as backport_task_finished
+
+from .models import Retry
+from .policies import policy_for
+
+logger = logging.getLogger(__name__)
+
+
+def attempt_number(task_result) -> int:
+    """1 for a task's first run, 2 for its first retry, and so on."""
+    return attempt_number_of(task_result.id)
+
+
+def attempt_number_of(result_id: str) -> int:
+    attempt = Retry.objects.filter(next_result_id=result_id).values_list("attempt", flat=True)
+    return attempt.first() or 1
+
+
+def latest_id(result_id: str) -> str:
+    """The id of the last attempt in the chain that starts at `result_id`."""
+    seen = {result_id}
+    while (following := Retry.objects.filter(result_id=result_id).first()) is not None:
+        result_id = following.next_result_id
+        if result_id in seen:  # Can't happen with ids the engines make; never loop anyway.
+            break
+        seen.add(result_id)
+    return result_id
+
+
+def latest_result(task, result_id: str):
+    """The last attempt's result in the chain from `result_id`, or None if it is gone
+    (pruned, or expired from Redis)."""
+    try:
+        return task.get_result(latest_id(result_id))
+    except (TaskResultDoesNotExist, BackportTaskResultDoesNotExist):
+        return None
+
+
+def reason_for_retry(result_id: str) -> str | None:
+    """Why the attempt before `result_id` failed, if `result_id` is a retry."""
+    return Retry.objects.filter(next_result_id=result_id).values_list("reason", flat=True).first()
+
+
+def enqueue_next(task, previous_id, args, kwargs, *, reason, delay=None, attempt=None):
+    """Enqueue the next attempt of `task` after `previous_id`, and link the two."""
+    run_after = None
+    if delay is not None:
+        run_after = timezone.now() + timedelta(seconds=delay)
+        task = task.using(run_after=run_after)
+    if attempt is None:
+        attempt = attempt_number_of(previous_id)
+    with transaction.atomic():
+        result = task.enqueue(*args, **kwargs)
+        Retry.objects.create(
+            result_id=previous_id,
+            next_result_id=result.id,
+            task_path=task.module_path,
+            attempt=attempt + 1,
+            reason=reason[:500],
+            run_after=run_after,
+        )
+    return result
+
+
+@receiver([task_finished, backport_task_finished])
+def retry_failed_task(sender, task_result, **kwargs):
+    if task_result.status != TaskResultStatus.FAILED:
+        return
+    exception = sys.exception()
+    policy = policy_for(task_result.task)
+    if exception is None or policy.max_attempts == 1:
+        return
+    if not task_result.task.get_backend().supports_defer:
+        # ImmediateBackend runs tasks inside .enqueue(), in the web request: a retry there
+        # would keep the visitor waiting through the backoff.
+        return
+    attempt = attempt_number(task_result)
+    if attempt >= policy.max_attempts:
+        return
+    delay = policy.backoff(exception, task_result)
+    if delay is None:
+        return
+    enqueue_next(
+        task_result.task,
+        task_result.id,
+        list(task_result.args),
+        dict(task_result.kwargs),
+        reason=f"{type(exception).__name__}: {exception}",
+        delay=delay,
+        attempt=attempt,
+    )
+    logger.warning(
+        "event=task_retry task=%s id=%s attempt=%d delay_s=%.0f error=%r",
+        task_result.task.module_path,
+        task_result.id,
+        attempt,
+        delay,
+        str(exception)[:200],
+    )
