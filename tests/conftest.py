@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from accounts.models import User
 
-PASSWORD = "correct-horse-battery-staple"
+from .factories import PASSWORD
 
 
 @pytest.fixture(autouse=True)
@@ -78,3 +78,14 @@ def member(make_user, client):
     user = make_user("member@example.com", confirmed=True)
     client.force_login(user)
     return user
+
+
+@pytest.fixture
+def hasher_calls(settings):
+    """The password of every hash computed during the test, in order."""
+    from .hashers import CountingHasher
+
+    # Changing the setting resets Django's cached list of hashers.
+    settings.PASSWORD_HASHERS = ["tests.hashers.CountingHasher"]
+    CountingHasher.calls = []
+    return CountingHasher.calls
