@@ -75,6 +75,8 @@ def test_deactivated_and_deleted_members_leave_the_index(client, member, make_us
     other = make_user("bob@example.com", confirmed=True)
     Profile.objects.create(user=other, display_name="Bob")
     search.rebuild_entries([other.pk])
+    # Both are in the index first, so their removal below is the test's doing.
+    assert set(SearchEntry.objects.values_list("user_id", flat=True)) == {member.pk, other.pk}
 
     member.is_active = False
     member.save()
