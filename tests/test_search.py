@@ -12,6 +12,7 @@ from accounts.models import Profile, SearchEntry, User
 from accounts.tasks import send_confirmation_email, update_search_entry
 
 from .conftest import run_worker
+from .factories import ProfileFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -115,10 +116,10 @@ def test_ranking_puts_name_above_headline_above_bio(make_user):
     assert results == ["Garden Smith", "Dan", "Cat"]
 
 
-def test_rebuild_command_indexes_everyone_in_batches(make_user):
-    users = [make_user(f"m{n}@example.com", confirmed=True) for n in range(5)]
+def test_rebuild_command_indexes_everyone_in_batches():
+    users = UserFactory.create_batch(5)
     for user in users[:4]:
-        Profile.objects.create(user=user, display_name=f"Member {user.pk}")
+        ProfileFactory(user=user)
     users[3].is_active = False
     users[3].save()
     SearchEntry.objects.create(user=users[3], display_name="stale", document="stale")
@@ -177,10 +178,9 @@ def test_worker_sends_email_before_indexing(make_user, mailoutbox):
     assert not SearchEntry.objects.exists()
 
 
-def test_directory_pages_through_results(client, member, make_user):
+def test_directory_pages_through_results(client, member):
     for n in range(25):
-        user = make_user(f"p{n}@example.com", confirmed=True)
-        Profile.objects.create(user=user, display_name=f"Person {n:02d}")
+        ProfileFactory(display_name=f"Person {n:02d}")
     search.rebuild_entries(Profile.objects.values_list("user_id", flat=True))
 
     first = client.get(reverse("people")).text
