@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
-        from . import signals  # noqa: F401  Connects the receivers.
+        from . import receivers  # noqa: F401  Connects the receivers.

@@ -1,8 +1,26 @@
+from functools import partial
+
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm, SetPasswordMixin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import (
+    AuthenticationForm,
+    PasswordResetForm,
+    SetPasswordForm,
+    SetPasswordMixin,
+)
+from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 
+from . import signals
+from .durations import durations
 from .models import Profile, User
+from .tasks import send_password_reset_email
+from .throttles import login_allowed
+
+THROTTLED_LOGIN = (
+    "Too many login attempts. Wait {login_window} and try again, "
+    "or set a new password with “Forgot your password?”."
+)
 
 
 class SignupForm(SetPasswordMixin, forms.Form):
@@ -25,19 +43,43 @@ class SignupForm(SetPasswordMixin, forms.Form):
         # Validators such as UserAttributeSimilarityValidator compare against the new user.
         self.validate_password_for_user(User(email=self.cleaned_data.get("email", "")))
 
-    def save(self) -> User:
-        """Create the account, or return the existing one for this address unchanged."""
+    def save(self) -> tuple[User, bool]:
+        """Create the account; return it, and whether the address already had one.
+
+        An existing account is returned unchanged: its password stays the one whoever
+        signed up first chose, and only the mailbox's owner can replace it (a password
+        reset) or use it to confirm. The password is hashed either way, so a taken
+        address takes as long to answer as a new one.
+        """
         email = self.cleaned_data["email"]
+        password = make_password(self.cleaned_data["password1"])
         try:
             # The savepoint keeps the caller's transaction usable if the address is taken,
             # including by a signup racing this one.
             with transaction.atomic():
-                return User.objects.create_user(email, self.cleaned_data["password1"])
+                user = User(email=email, password=password)
+                user.save()
+                return user, False
         except IntegrityError:
-            return User.objects.get(email=email)
+            return User.objects.get(email=email), True
 
 
-class LoginForm(AuthenticationForm):
+class ThrottledLoginMixin:
+    """Counts every password guess per client and per account before the password is hashed.
+
+    A refused guess costs a counter update, not a hash, and says so plainly. It throttles
+    rather than locks: once the window has passed, the owner logs in as usual.
+    """
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username and password and not login_allowed(self.request, username):
+            raise forms.ValidationError(THROTTLED_LOGIN.format(**durations()), code="throttled")
+        return super().clean()
+
+
+class LoginForm(ThrottledLoginMixin, AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
         "unconfirmed": (
@@ -53,6 +95,55 @@ class LoginForm(AuthenticationForm):
             raise forms.ValidationError(self.error_messages["unconfirmed"], code="unconfirmed")
 
 
+class AdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    """/admin/'s login, under the same limits as the site's."""
+
+
+class ConfirmEmailForm(forms.Form):
+    """Confirming takes the link (control of the mailbox) and the account's password.
+
+    The password is what stops a pre-hijack: a stranger who signed up first with someone
+    else's address chose the password, and the owner can't confirm an account with a
+    password they don't know. The owner sets their own with a password reset instead,
+    which confirms the address too.
+    """
+
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    error_messages = {
+        "wrong_password": (
+            "That isn't this account's password. If someone else may have signed up with "
+            "your address before you, set a new password instead: that confirms your "
+            "address too, and only your password will work."
+        ),
+    }
+
+    def __init__(self, user, request, *args, **kwargs):
+        self.user = user
+        self.request = request
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not login_allowed(self.request, self.user.email):
+            raise forms.ValidationError(THROTTLED_LOGIN.format(**durations()), code="throttled")
+        if not self.user.check_password(password):
+            raise forms.ValidationError(self.error_messages["wrong_password"], code="wrong")
+        return password
+
+    def save(self) -> bool:
+        """Confirm the address; False if another click on the same link got there first."""
+        with transaction.atomic():
+            if not self.user.confirm_email():
+                return False
+            signals.email_confirmed.send(sender=User, user=self.user)
+        return True
+
+
 class ResendConfirmationForm(forms.Form):
     email = forms.EmailField(
         label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
@@ -60,6 +151,35 @@ class ResendConfirmationForm(forms.Form):
 
     def clean_email(self):
         return User.objects.normalize_email(self.cleaned_data["email"])
+
+
+class PasswordResetRequestForm(PasswordResetForm):
+    """Django's form and its choice of accounts; the mail goes through the worker."""
+
+    def clean_email(self):
+        return User.objects.normalize_email(self.cleaned_data["email"])
+
+    def save(self, **kwargs) -> None:
+        # Enqueue after commit, like every mail here: the request never waits for SMTP,
+        # and a rolled-back request sends nothing. The task makes the link when it runs.
+        for user in self.get_users(self.cleaned_data["email"]):
+            transaction.on_commit(partial(send_password_reset_email.enqueue, user.pk))
+
+
+class ResetPasswordForm(SetPasswordForm):
+    """Django's set-password form ("New password", "New password confirmation").
+
+    Reaching it took the link mailed to the address, which is what confirming proves, so
+    an unconfirmed address is confirmed too: the owner of a pre-hijacked address gets in
+    with a password of their own, and the stranger's no longer works.
+    """
+
+    def save(self, commit=True):
+        with transaction.atomic():
+            user = super().save(commit=commit)
+            if user.confirm_email():
+                signals.email_confirmed.send(sender=User, user=user)
+        return user
 
 
 class ProfileForm(forms.ModelForm):

@@ -77,7 +77,7 @@ class Profile(models.Model):
         return self.display_name
 
     def public_data(self) -> dict:
-        """What the outside (webhook receivers) may learn about a profile: no secrets."""
+        """What the outside world (webhook receivers) may learn: public fields only."""
         return {
             "user_id": self.user_id,
             "display_name": self.display_name,
@@ -110,3 +110,18 @@ class SearchEntry(models.Model):
 
     def __str__(self):
         return self.display_name
+
+
+class RateLimitCounter(models.Model):
+    """Attempts counted for one rate-limit key in its current window (see accounts/ratelimit.py).
+
+    `key` is the limit's scope and a hash of what it counts (an address, a client), never
+    the value itself. Rows whose window is over are pruned hourly.
+    """
+
+    key = models.CharField(max_length=100, primary_key=True)
+    count = models.PositiveIntegerField()
+    resets_at = models.FloatField(help_text="When this window ends, in seconds since the epoch.")
+
+    def __str__(self):
+        return f"{self.key}: {self.count}"

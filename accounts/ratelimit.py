@@ -1,25 +1,53 @@
-"""Fixed-window rate limits kept in the default cache, shared by every web process."""
+"""Fixed-window rate limits, counted atomically in the database every web process shares.
+
+One statement both counts an attempt and reads the new count:
+
+    INSERT ... ON CONFLICT (key) DO UPDATE SET count = count + 1 ... RETURNING count
+
+so twenty requests racing against a limit of three get the counts 1 to 20, and exactly
+three of them pass. A read-then-write through the cache (get, add one, set) lets all
+twenty read the same count. SQLite (3.35+) and PostgreSQL both run this statement.
+"""
 
 import hashlib
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.db import connection
+
+from .models import RateLimitCounter
 
 
 def allow(scope: str, key: str, limit: int, window_seconds: int) -> bool:
     """Count one attempt for `key`; return False once it has had `limit` in this window.
 
-    Not atomic: two requests at the same instant may both pass. For throttling email
-    that is close enough, and it works with any cache backend, the database one included.
+    The window starts at the first attempt and lasts `window_seconds`; after it the count
+    starts again from one. Refused attempts count too, so hammering doesn't reset anything.
     """
-    now = int(time.time())
-    window = now // window_seconds
     digest = hashlib.sha256(key.encode()).hexdigest()
-    cache_key = f"ratelimit:{scope}:{window}:{digest}"
-    count = cache.get(cache_key, 0) + 1
-    cache.set(cache_key, count, timeout=window_seconds - now % window_seconds + 1)
+    now = time.time()
+    table = connection.ops.quote_name(RateLimitCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} ("key", "count", "resets_at") VALUES (%s, 1, %s)
+            ON CONFLICT ("key") DO UPDATE SET
+                "count" = CASE WHEN {table}."resets_at" > %s
+                    THEN {table}."count" + 1 ELSE 1 END,
+                "resets_at" = CASE WHEN {table}."resets_at" > %s
+                    THEN {table}."resets_at" ELSE excluded."resets_at" END
+            RETURNING "count"
+            """,  # noqa: S608  Only the table name is interpolated, and it is ours.
+            [f"{scope}:{digest}", now + window_seconds, now, now],
+        )
+        (count,) = cursor.fetchone()
     return count <= limit
+
+
+def prune() -> int:
+    """Delete the counters whose window is over; return how many."""
+    deleted, _ = RateLimitCounter.objects.filter(resets_at__lte=time.time()).delete()
+    return deleted
 
 
 def client_address(request) -> str:
@@ -27,7 +55,8 @@ def client_address(request) -> str:
 
     Behind a platform router REMOTE_ADDR is the router, shared by everyone; the address
     the nearest trusted proxy saw is the last-but-(n-1) entry of X-Forwarded-For.
-    Earlier entries are whatever the client chose to send, so they are never trusted.
+    Earlier entries are whatever the client chose to send, so they are never trusted,
+    and with no proxy configured (the default) the header is ignored altogether.
     """
     proxies = settings.TRUSTED_PROXY_COUNT
     if proxies:

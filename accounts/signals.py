@@ -1,24 +1,14 @@
-from functools import partial
+"""What happened to an account, for other apps to act on (webhooks, for one).
 
-from django.db import transaction
-from django.db.models.signals import post_save
-from django.dispatch import Signal, receiver
+Each is sent inside the transaction that made the change, so a receiver's writes commit
+with it or not at all. Accounts knows nothing about who listens.
+"""
 
-from .models import Profile, User
-from .tasks import update_search_entry
+from django.dispatch import Signal
 
-# What happened to an account, for other apps to act on (notifications sends webhooks).
-# Sent inside the transaction that made the change.
-email_confirmed = Signal()  # kwargs: user
-profile_updated = Signal()  # kwargs: profile
+# kwargs: user. The member's address was confirmed (by the confirmation link, or by a
+# password reset, which proves the same).
+email_confirmed = Signal()
 
-
-@receiver(post_save, sender=User)
-def reindex_member(sender, instance, update_fields, **kwargs):
-    """Keep the directory in step with account changes made anywhere (the admin included):
-    a deactivated member leaves it, a reactivated one returns."""
-    # A login saves last_login only; nothing the directory shows has changed.
-    if update_fields is not None and set(update_fields) <= {"last_login"}:
-        return
-    if Profile.objects.filter(user_id=instance.pk).exists():
-        transaction.on_commit(partial(update_search_entry.enqueue, instance.pk))
+# kwargs: profile. The member saved their profile; profile.public_data() is what may be shared.
+profile_updated = Signal()

@@ -2,50 +2,90 @@
 
 from crontask import cron
 from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F, Q
 from django.tasks import task
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from config.mail import SMTP_RETRY_DELAYS, smtp_backoff
 from worker.policies import policy
 
-from . import search
+from . import ratelimit, search
+from .durations import durations
 from .models import Profile, SearchEntry, User
 from .tokens import make_token
 
 
+def send_email(to: str, template: str, context: dict) -> None:
+    """Render emails/<template>_subject.txt, .txt and .html and send them as one message."""
+    context = {"site_url": settings.SITE_URL, **durations(), **context}
+    message = EmailMultiAlternatives(
+        subject=render_to_string(f"emails/{template}_subject.txt", context).strip(),
+        body=render_to_string(f"emails/{template}.txt", context),
+        to=[to],
+    )
+    message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
+    message.send()
+
+
 @task(queue_name="email")
 @policy(rerun_after_worker_died=True, max_attempts=1 + len(SMTP_RETRY_DELAYS), backoff=smtp_backoff)
-def send_confirmation_email(user_id: int) -> str:
-    """Send the address-confirmation mail, unless the address is already confirmed.
+def send_confirmation_email(user_id: int, already_registered: bool = False) -> str:
+    """Answer a signup or a resend by mail: a confirmation link, or, when the signup was for
+    an address that already had an account, a note to its owner.
 
-    Safe to run more than once: a confirmed, deactivated or deleted user gets nothing.
-    Returns what happened, which the task result keeps. A mail server that is down or
-    answers "try later" (4xx) gets the mail again later; a refusal (5xx) is final.
+    Signup enqueues this for every accepted form, so a stranger watching the status sees
+    the same task, with the same states, whether or not the address was taken.
+    Safe to run more than once: a confirmed user gets no second link, and a deactivated or
+    deleted one gets nothing. Returns what happened, which the task result keeps. A mail
+    server that is down or answers "try later" (4xx) gets the mail again later; a
+    refusal (5xx) is final.
     """
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         return "skipped: no active user"
+    if already_registered:
+        send_email(
+            user.email,
+            "signup_attempt",
+            {
+                "login_url": settings.SITE_URL + reverse("accounts:login"),
+                "reset_url": settings.SITE_URL + reverse("accounts:password_reset"),
+            },
+        )
+        return "sent"
     if user.email_confirmed:
         return "skipped: already confirmed"
+    confirm_path = reverse("accounts:confirm", kwargs={"token": make_token(user)})
+    send_email(user.email, "confirm_email", {"confirm_url": settings.SITE_URL + confirm_path})
+    return "sent"
 
-    context = {
-        "confirm_url": settings.SITE_URL
-        + reverse("accounts:confirm", kwargs={"token": make_token(user)}),
-        "expiry_days": settings.EMAIL_CONFIRMATION_MAX_AGE // (24 * 60 * 60),
-        "site_url": settings.SITE_URL,
-    }
-    subject = render_to_string("emails/confirm_email_subject.txt", context).strip()
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("emails/confirm_email.txt", context),
-        to=[user.email],
+
+@task(queue_name="email")
+@policy(rerun_after_worker_died=True, max_attempts=1 + len(SMTP_RETRY_DELAYS), backoff=smtp_backoff)
+def send_password_reset_email(user_id: int) -> str:
+    """Send a password-reset link, made now from the account as it is now.
+
+    Django's token is bound to the password hash and the last login, so the link stops
+    working once it has been used (or the password changed any other way), and after
+    PASSWORD_RESET_TIMEOUT. Running twice sends two links; either works, once.
+    """
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not user.has_usable_password():
+        return "skipped: no active user"
+    reset_path = reverse(
+        "accounts:password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
     )
-    message.attach_alternative(render_to_string("emails/confirm_email.html", context), "text/html")
-    message.send()
+    send_email(user.email, "password_reset", {"reset_url": settings.SITE_URL + reset_path})
     return "sent"
 
 
@@ -83,3 +123,10 @@ def check_search_index() -> str:
     for start in range(0, len(user_ids), 1000):
         search.rebuild_entries(user_ids[start : start + 1000])
     return f"repaired {len(user_ids)}"
+
+
+@cron("17 * * * *")
+@task(queue_name="default")
+def prune_rate_limit_counters() -> str:
+    """Delete rate-limit counters whose window is over, so the table holds only live ones."""
+    return f"pruned {ratelimit.prune()}"

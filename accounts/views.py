@@ -1,10 +1,10 @@
 from functools import partial
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
+from django.forms.forms import NON_FIELD_ERRORS
 from django.shortcuts import redirect, render
 from django.tasks import TaskResultStatus
 from django.urls import reverse_lazy
@@ -12,11 +12,18 @@ from django.views.generic import FormView, ListView, TemplateView, UpdateView, V
 
 from worker import retries
 
-from . import search
-from .forms import LoginForm, PeopleSearchForm, ProfileForm, ResendConfirmationForm, SignupForm
+from . import search, signals, throttles
+from .forms import (
+    ConfirmEmailForm,
+    LoginForm,
+    PasswordResetRequestForm,
+    PeopleSearchForm,
+    ProfileForm,
+    ResendConfirmationForm,
+    ResetPasswordForm,
+    SignupForm,
+)
 from .models import Profile, SearchEntry, User
-from .ratelimit import allow, client_address
-from .signals import email_confirmed, profile_updated
 from .tasks import send_confirmation_email, update_search_entry
 from .tokens import TokenError, TokenExpired, TokenUsed, user_for_token
 
@@ -32,14 +39,8 @@ EMAIL_STATUS_LABELS = {
 }
 
 
-def confirmation_email_allowed(email: str) -> bool:
-    """Per-address limit shared by signup and resend, so neither can flood an inbox."""
-    limits = settings.RESEND_RATE_LIMIT
-    return allow("confirmation-email", email, limits["per_address"], limits["window_seconds"])
-
-
-def enqueue_confirmation_email(request, user_id: int) -> None:
-    result = send_confirmation_email.enqueue(user_id)
+def enqueue_signup_email(request, user_id: int, already_registered: bool) -> None:
+    result = send_confirmation_email.enqueue(user_id, already_registered=already_registered)
     request.session[EMAIL_RESULT_SESSION_KEY] = result.id
 
 
@@ -49,23 +50,30 @@ class SignupView(FormView):
     success_url = reverse_lazy("accounts:check_inbox")
 
     def form_valid(self, form):
+        # Before anything is hashed or written: a refused signup costs a counter update.
+        if not throttles.signup_allowed(self.request):
+            context = self.get_context_data(form=form, rate_limited=True)
+            return self.render_to_response(context, status=429)
         email = form.cleaned_data["email"]
         # A second signup in the same browser must not show the first one's email status.
         self.request.session.pop(EMAIL_RESULT_SESSION_KEY, None)
         with transaction.atomic():
-            # An existing address gets the same answer as a new one, so signup can't be
-            # used to find out who has an account. The task sends nothing to a confirmed one.
-            user = form.save()
-            if confirmation_email_allowed(email):
+            # A taken address gets the same answer, and the same visible task, as a new
+            # one: the task mails the owner instead of sending a link. Nothing here or on
+            # the status page tells a stranger who has an account.
+            user, already_registered = form.save()
+            if throttles.confirmation_email_allowed(email):
                 # Enqueue after commit: a rolled-back signup must not send mail, and the
                 # worker must never look for a user row that isn't visible yet.
-                transaction.on_commit(partial(enqueue_confirmation_email, self.request, user.pk))
+                transaction.on_commit(
+                    partial(enqueue_signup_email, self.request, user.pk, already_registered)
+                )
         self.request.session["signup_email"] = email
         return super().form_valid(form)
 
 
 def email_task_result(request):
-    """The latest attempt of this visitor's confirmation email, if the backend keeps results.
+    """The latest attempt of this visitor's signup email, if the backend keeps results.
 
     The session holds the first attempt's id; a retry is a new result, found by following
     the chain of retries from there.
@@ -99,6 +107,7 @@ class CheckInboxView(TemplateView):
             email_task=result,
             email_status=status,
             email_status_reason=reason,
+            email_failed=result is not None and result.status == TaskResultStatus.FAILED,
             **kwargs,
         )
 
@@ -110,22 +119,50 @@ class EmailStatusView(CheckInboxView):
 
 
 class ConfirmEmailView(View):
-    def get(self, request, token):
-        try:
-            user = user_for_token(token)
-        except TokenUsed:
-            return self.failed("used", status=200)
-        except TokenExpired:
-            return self.failed("expired")
-        except TokenError:
-            return self.failed("invalid")
+    """The link opens a page; only its button (a POST, with the password) confirms.
 
-        with transaction.atomic():
-            if not user.confirm_email():  # Another click on the same link got there first.
-                return self.failed("used", status=200)
-            email_confirmed.send(sender=User, user=user)
+    Mail scanners and link previews open links with GET, so a GET must change nothing:
+    the link still works when its owner clicks it.
+    """
+
+    template_name = "accounts/confirm_email.html"
+
+    def get(self, request, token):
+        user, failure = self.user_or_failure(token)
+        if failure:
+            return failure
+        return self.page(ConfirmEmailForm(user, request))
+
+    def post(self, request, token):
+        user, failure = self.user_or_failure(token)
+        if failure:
+            return failure
+        form = ConfirmEmailForm(user, request, data=request.POST)
+        if not form.is_valid():
+            status = 429 if form.has_error("password", "throttled") else 200
+            return self.page(form, status=status)
+        if not form.save():  # Another click on the same link got there first.
+            return self.failed("used", status=200)
         messages.success(request, "Your email address is confirmed. You can log in now.")
         return redirect("accounts:login")
+
+    def user_or_failure(self, token):
+        try:
+            return user_for_token(token), None
+        except TokenUsed:
+            return None, self.failed("used", status=200)
+        except TokenExpired:
+            return None, self.failed("expired")
+        except TokenError:
+            return None, self.failed("invalid")
+
+    def page(self, form, status=200):
+        return render(
+            self.request,
+            self.template_name,
+            {"form": form, "email": form.user.email},
+            status=status,
+        )
 
     def failed(self, reason, status=400):
         return render(
@@ -139,14 +176,7 @@ class ResendConfirmationView(FormView):
 
     def form_valid(self, form):
         email = form.cleaned_data["email"]
-        limits = settings.RESEND_RATE_LIMIT
-        client_allowed = allow(
-            "resend-client",
-            client_address(self.request),
-            limits["per_client"],
-            limits["window_seconds"],
-        )
-        if not client_allowed or not confirmation_email_allowed(email):
+        if not throttles.resend_allowed(self.request, email):
             return render(
                 self.request, self.template_name, {"form": form, "rate_limited": True}, status=429
             )
@@ -164,6 +194,33 @@ class LoginView(auth_views.LoginView):
     form_class = LoginForm
     redirect_authenticated_user = True
 
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.has_error(NON_FIELD_ERRORS, "throttled"):
+            response.status_code = 429
+        return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's view; the form enqueues the mail, and each request is counted first."""
+
+    form_class = PasswordResetRequestForm
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+    def form_valid(self, form):
+        if not throttles.password_reset_allowed(self.request, form.cleaned_data["email"]):
+            context = self.get_context_data(form=form, rate_limited=True)
+            return self.render_to_response(context, status=429)
+        # The same redirect whether or not the address has an account.
+        return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    # Other sessions end by themselves: each session carries a hash of the password it
+    # logged in with, and Django refuses one that no longer matches.
+    form_class = ResetPasswordForm
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
 
 class ProfileView(LoginRequiredMixin, UpdateView):
     form_class = ProfileForm
@@ -178,7 +235,7 @@ class ProfileView(LoginRequiredMixin, UpdateView):
     def form_valid(self, form):
         with transaction.atomic():
             profile = form.save()
-            profile_updated.send(sender=Profile, profile=profile)
+            signals.profile_updated.send(sender=Profile, profile=profile)
             # Enqueue after commit, so the task reads the row this request saved.
             transaction.on_commit(partial(update_search_entry.enqueue, profile.user_id))
         messages.success(

@@ -10,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
+from accounts.ratelimit import allow, client_address
 from worker import engines
 
 logger = logging.getLogger(__name__)
@@ -51,9 +52,28 @@ def _violations(payload):
     return None
 
 
+def _escaped(value, limit=300) -> str:
+    """A report value as one quoted, printable, bounded token for the log line.
+
+    Everything in a report is chosen by whoever sent it. JSON string escaping (ASCII
+    only) turns newlines, control characters and Unicode line separators into visible
+    escapes, and the quotes keep a value from posing as another key=value field.
+    """
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return json.dumps(text)
+
+
 @csrf_exempt  # Browsers post reports without a CSRF token; nothing here changes state.
 @require_POST
 def csp_report(request):
+    limits = settings.CSP_REPORT_RATE_LIMIT
+    if not allow(
+        "csp-report-client", client_address(request), limits["per_client"], limits["window_seconds"]
+    ):
+        return HttpResponse("Too many reports.", status=429, content_type="text/plain")
+
     limit = settings.CSP_REPORT_MAX_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -72,14 +92,20 @@ def csp_report(request):
     if violations is None:
         return HttpResponse("Not a CSP report.", status=400, content_type="text/plain")
 
-    for violation in violations:
+    shown = settings.CSP_REPORT_MAX_VIOLATIONS
+    for violation in violations[:shown]:
         csp_logger.warning(
-            "CSP violation: %s blocked %s on %s",
-            violation.get("effective-directive")
-            or violation.get("effectiveDirective")
-            or violation.get("violated-directive"),
-            violation.get("blocked-uri") or violation.get("blockedURL"),
-            violation.get("document-uri") or violation.get("documentURL"),
-            extra={"csp_violation": violation},
+            "CSP violation: directive=%s blocked=%s document=%s",
+            _escaped(
+                violation.get("effective-directive")
+                or violation.get("effectiveDirective")
+                or violation.get("violated-directive")
+            ),
+            _escaped(violation.get("blocked-uri") or violation.get("blockedURL")),
+            _escaped(violation.get("document-uri") or violation.get("documentURL")),
+        )
+    if len(violations) > shown:
+        csp_logger.warning(
+            "CSP violations not logged: %d more in the same report", len(violations) - shown
         )
     return HttpResponse(status=204)

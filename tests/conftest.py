@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from accounts.models import User
 
-PASSWORD = "correct-horse-battery-staple"
+from .factories import PASSWORD
 
 
 @pytest.fixture(autouse=True)
@@ -90,3 +90,14 @@ def rq_backend(settings):
     use_rq(settings)
     yield connection
     connection.flushdb()
+
+
+@pytest.fixture
+def hasher_calls(settings):
+    """The password of every hash computed during the test, in order."""
+    from .hashers import CountingHasher
+
+    # Changing the setting resets Django's cached list of hashers.
+    settings.PASSWORD_HASHERS = ["tests.hashers.CountingHasher"]
+    CountingHasher.calls = []
+    return CountingHasher.calls

@@ -117,6 +117,58 @@ def test_search_query_input(client, member, query, page):
         assert response.status_code in (200, 404)
 
 
+@examples
+@given(password=anything)
+def test_confirmation_page_input(client, make_user, password):
+    from accounts.tokens import make_token
+
+    with isolated():
+        user = make_user("ann@example.com")
+        response = client.post(
+            reverse("accounts:confirm", kwargs={"token": make_token(user)}), {"password": password}
+        )
+        assert_handled(response, 200, 302, 429)
+        user.refresh_from_db()
+        assert user.email_confirmed == (response.status_code == 302)
+
+
+@examples
+@given(email=emailish)
+def test_password_reset_request_input(client, email):
+    with isolated():
+        response = client.post(reverse("accounts:password_reset"), {"email": email})
+        assert_handled(response, 200, 302, 429)
+
+
+@examples
+@given(uid=st.text(min_size=1, max_size=50), token=st.text(min_size=1, max_size=100))
+def test_password_reset_token_input(client, make_user, uid, token):
+    with isolated():
+        make_user("ann@example.com", confirmed=True)
+        path = f"/accounts/password-reset/{quote(uid, safe='')}/{quote(token, safe='')}/"
+        response = client.get(path, follow=True)
+        assert response.status_code in (200, 404)
+        if response.status_code == 200:
+            assert "This link doesn't work any more" in response.text
+
+
+@examples
+@given(password1=anything, password2=anything)
+def test_set_password_input(client, make_user, password1, password2):
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.http import urlsafe_base64_encode
+
+    with isolated():
+        user = make_user("ann@example.com", confirmed=True)
+        uid = urlsafe_base64_encode(str(user.pk).encode())
+        link = f"/accounts/password-reset/{uid}/{default_token_generator.make_token(user)}/"
+        form_url = client.get(link)["Location"]
+        response = client.post(form_url, {"new_password1": password1, "new_password2": password2})
+        assert_handled(response, 200, 302)
+        user.refresh_from_db()
+        assert user.check_password(password1) == (response.status_code == 302)
+
+
 @pytest.fixture
 def no_dns(monkeypatch):
     """Names don't resolve here, so generated host names fail fast instead of timing out."""
@@ -159,7 +211,8 @@ json_values = st.recursive(
     | json_values.map(lambda value: json.dumps({"csp-report": value}).encode())
 )
 def test_csp_report_input(client, body):
-    response = client.generic(
-        "POST", reverse("csp_report"), body, content_type="application/csp-report"
-    )
-    assert response.status_code in (204, 400, 413)
+    with isolated():
+        response = client.generic(
+            "POST", reverse("csp_report"), body, content_type="application/csp-report"
+        )
+        assert response.status_code in (204, 400, 413)

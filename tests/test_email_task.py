@@ -13,7 +13,7 @@ from django_tasks_db.models import DBTaskResult
 
 from accounts.tasks import send_confirmation_email
 
-from .conftest import run_worker
+from .conftest import PASSWORD, run_worker
 from .smtp import SMTPServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,6 +73,41 @@ def test_inbox_page_follows_the_email_task_until_it_is_sent(client, signup):
     assert "<html" not in fragment.text
     assert "Confirmation email: <strong>Sent</strong>" in fragment.text
     assert "data-poll-url" not in fragment.text
+
+
+@pytest.mark.usefixtures("database_backend")
+def test_status_page_tells_a_stranger_nothing_about_who_has_an_account(make_user):
+    make_user("taken@example.com", confirmed=True)
+    make_user("pending@example.com")
+
+    def watch_signup(email):
+        """What a stranger sees: the status fragment before and after the worker runs,
+        and which task ran, on which queue."""
+        visitor = Client()
+        visitor.post(
+            reverse("accounts:signup"),
+            {"email": email, "password1": PASSWORD, "password2": PASSWORD},
+        )
+        before = visitor.get(reverse("accounts:email_status")).text
+        [row] = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
+        run_worker()
+        after = visitor.get(reverse("accounts:email_status")).text
+        return before, after, row.task_path, row.queue_name
+
+    seen = {
+        email: watch_signup(email)
+        for email in ("new@example.com", "taken@example.com", "pending@example.com")
+    }
+
+    assert seen["taken@example.com"] == seen["new@example.com"] == seen["pending@example.com"]
+    before, after, task_path, queue = seen["new@example.com"]
+    assert "<strong>Waiting for a worker</strong>" in before
+    assert "<strong>Sent</strong>" in after
+    assert task_path == "accounts.tasks.send_confirmation_email"
+    # The owner of the taken address hears about the attempt.
+    subjects = {message.to[0]: message.subject for message in mail.outbox}
+    assert subjects["taken@example.com"] == "Someone tried to sign up with your address"
+    assert subjects["new@example.com"] == "Confirm your email address"
 
 
 def smtp_at(settings, port):
@@ -190,7 +225,7 @@ def test_development_mail_file_has_a_clickable_link(make_user, settings, tmp_pat
     text = mail_file.read_text()
     link = re.search(r"http://\S+/accounts/confirm/\S+/$", text, re.MULTILINE).group(0)
     assert "=\n" not in link
-    assert Client().get(link).status_code == 302
+    assert Client().post(link, {"password": PASSWORD}).status_code == 302
 
 
 def test_confirmation_email_goes_out_over_smtp(make_user, settings):

@@ -43,3 +43,51 @@ def test_production_refuses_to_start_without(missing):
 
     assert result.returncode != 0
     assert f"The {missing} environment variable is required" in result.stderr
+
+
+def settings_seen_by(command_env):
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; "
+        "print(settings.SETTINGS_MODULE, settings.DEBUG, settings.TRUSTED_PROXY_COUNT)",
+        **command_env,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()[-1].split()
+
+
+def test_procfile_process_with_only_the_required_variables_runs_production():
+    # What a platform starts: the Procfile's command, the three required variables, and
+    # no DJANGO_SETTINGS_MODULE.
+    env = {key: value for key, value in PRODUCTION_ENV.items() if key != "DJANGO_SETTINGS_MODULE"}
+
+    module, debug, proxies = settings_seen_by(env)
+
+    assert module == "config.settings.prod"
+    assert debug == "False"
+    # No proxy is assumed: X-Forwarded-For is the client's own until a platform says so.
+    assert proxies == "0"
+
+
+@pytest.mark.parametrize("only", ["SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"])
+def test_any_production_variable_alone_refuses_to_start_rather_than_run_development(only):
+    result = manage("check", **{only: PRODUCTION_ENV[only]})
+
+    assert result.returncode != 0
+    assert "environment variable is required in production" in result.stderr
+    assert "DJANGO_SETTINGS_MODULE=config.settings.dev" in result.stderr
+
+
+def test_a_developer_without_production_variables_gets_development_settings():
+    module, debug, _ = settings_seen_by({})
+
+    assert (module, debug) == ("config.settings.dev", "True")
+
+
+def test_env_example_names_the_settings_module():
+    example = (settings.BASE_DIR / ".env.example").read_text()
+
+    assert "DJANGO_SETTINGS_MODULE=config.settings.prod" in example
+    assert "TRUSTED_PROXY_COUNT=0" in example

@@ -2,6 +2,8 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from .conftest import PASSWORD
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -30,7 +32,7 @@ def test_resent_link_confirms_the_address(client, make_user):
     resend(client, "ANN@example.com")
     [message] = mail.outbox
     link = next(word for word in message.body.split() if "/accounts/confirm/" in word)
-    client.get(link)
+    client.post(link, {"password": PASSWORD})
 
     user.refresh_from_db()
     assert user.email_confirmed

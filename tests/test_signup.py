@@ -33,7 +33,8 @@ def test_confirmation_link_lets_the_member_log_in(client, signup):
     signup("ann@example.com")
     link = confirmation_link(mail.outbox[0])
 
-    response = client.get(link, follow=True)
+    assert "Confirm my address" in client.get(link).text
+    response = client.post(link, {"password": PASSWORD}, follow=True)
 
     assert response.redirect_chain == [(reverse("accounts:login"), 302)]
     assert "Your email address is confirmed" in response.text
@@ -104,16 +105,77 @@ def test_signup_for_an_existing_address_looks_like_a_new_one(signup, make_user):
 
     assert taken_confirmed["Location"] == taken_unconfirmed["Location"] == new["Location"]
     assert User.objects.count() == 3
-    # The confirmed owner gets nothing; the unconfirmed one gets a fresh link.
-    assert sorted(message.to[0] for message in mail.outbox) == [
-        "bob@example.com",
-        "cat@example.com",
-    ]
+    # Every signup mails the address: a link for the new one, a note for the owners.
+    by_address = {message.to[0]: message for message in mail.outbox}
+    assert sorted(by_address) == ["ann@example.com", "bob@example.com", "cat@example.com"]
+    assert by_address["cat@example.com"].subject == "Confirm your email address"
+    for owner in ("ann@example.com", "bob@example.com"):
+        note = by_address[owner]
+        assert note.subject == "Someone tried to sign up with your address"
+        assert "/accounts/login/" in note.body
+        assert "/accounts/password-reset/" in note.body
+        assert "/accounts/confirm/" not in note.body
+    # The existing accounts keep the password their first signup chose.
     assert not User.objects.get(email="bob@example.com").check_password("another-long-passphrase")
+    assert User.objects.get(email="bob@example.com").check_password(PASSWORD)
 
 
-def test_signup_page_labels_its_fields(client):
-    response = client.get(reverse("accounts:signup"))
+def test_taken_and_new_addresses_cost_one_password_hash_each(signup, make_user, hasher_calls):
+    make_user("ann@example.com", confirmed=True)
+    hasher_calls.clear()
 
-    for label in ("Email", "Password", "Password confirmation"):
-        assert re.search(rf"<label for=\"\w+\">{label}</label>", response.text)
+    signup("ann@example.com", "another-long-passphrase")
+    taken = list(hasher_calls)
+    signup("new@example.com", "another-long-passphrase")
+
+    # A taken address answers no faster than a new one: both hash the password once.
+    assert taken == ["another-long-passphrase"]
+    assert hasher_calls == ["another-long-passphrase"] * 2
+
+
+def test_signup_is_limited_per_client(signup, client, settings):
+    limit = settings.SIGNUP_RATE_LIMIT["per_client"]
+
+    statuses = [signup(f"victim+{n}@example.com").status_code for n in range(limit + 5)]
+
+    assert statuses == [302] * limit + [429] * 5
+    assert len(mail.outbox) == limit
+    assert User.objects.count() == limit
+    assert "Too many signups from here" in signup("victim+99@example.com").text
+    # Another client is not affected.
+    other = client.post(
+        reverse("accounts:signup"),
+        {"email": "other@example.com", "password1": PASSWORD, "password2": PASSWORD},
+        REMOTE_ADDR="198.51.100.7",
+    )
+    assert other.status_code == 302
+
+
+def test_spoofed_forwarded_for_does_not_dodge_the_signup_limit(client, settings):
+    # No proxy is configured (the default, in production too), so the header is the
+    # client's own invention and must be ignored.
+    assert settings.TRUSTED_PROXY_COUNT == 0
+    limit = settings.SIGNUP_RATE_LIMIT["per_client"]
+
+    statuses = [
+        client.post(
+            reverse("accounts:signup"),
+            {"email": f"victim+{n}@example.com", "password1": PASSWORD, "password2": PASSWORD},
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
+        ).status_code
+        for n in range(limit + 1)
+    ]
+
+    assert statuses[-1] == 429
+    assert len(mail.outbox) == limit
+
+
+def test_throttled_signup_costs_no_password_hash(signup, settings, hasher_calls):
+    settings.SIGNUP_RATE_LIMIT = {"per_client": 1, "window_seconds": 60}
+    signup("first@example.com")
+    assert len(hasher_calls) == 1
+
+    response = signup("second@example.com")
+
+    assert response.status_code == 429
+    assert len(hasher_calls) == 1

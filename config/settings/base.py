@@ -55,6 +55,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.durations",
             ],
         },
     },
@@ -74,8 +75,9 @@ SQLITE_SHARED_OPTIONS = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The cache holds rate-limit counters, so every web process must see the same one:
-# the database cache needs nothing beyond the database (`manage.py createcachetable`).
+# One cache every web process shares; the database cache needs nothing beyond the
+# database (`manage.py createcachetable`). Rate limits don't use it: they need atomic
+# counters, which accounts/ratelimit.py keeps in a table of its own.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
@@ -159,9 +161,19 @@ DEFAULT_FROM_EMAIL = "Tasks Demo <noreply@example.com>"
 # Confirmation links expire after this many seconds.
 EMAIL_CONFIRMATION_MAX_AGE = 3 * 24 * 60 * 60
 
-# /accounts/resend/ sends at most this many emails per address, and answers at most
-# this many requests per client, in each window.
+# Password-reset links expire after this many seconds (and work once).
+PASSWORD_RESET_TIMEOUT = 60 * 60
+
+# Rate limits, counted atomically in the database (accounts/ratelimit.py). Each window
+# starts at the first attempt; pages word the windows from these values.
+# Confirmation emails: at most per_address per address (signup and /accounts/resend/
+# together); /accounts/resend/ answers at most per_client requests per client.
 RESEND_RATE_LIMIT = {"per_address": 3, "per_client": 10, "window_seconds": 60 * 60}
+# Password guesses (site login, /admin/ login, the confirmation page), counted before any
+# password is hashed. Throttled, never locked: the owner gets in once the window passes.
+LOGIN_RATE_LIMIT = {"per_account": 10, "per_client": 30, "window_seconds": 15 * 60}
+SIGNUP_RATE_LIMIT = {"per_client": 10, "window_seconds": 60 * 60}
+PASSWORD_RESET_RATE_LIMIT = {"per_address": 3, "per_client": 10, "window_seconds": 60 * 60}
 
 # How many proxies (load balancer, platform router) sit in front of the web process and
 # append to X-Forwarded-For. 0 means clients connect directly and REMOTE_ADDR is theirs.
@@ -194,8 +206,11 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
     "report-uri": "/csp-report/",
 }
-# Reports larger than this are refused unread.
+# Reports larger than this are refused unread; at most CSP_REPORT_MAX_VIOLATIONS of a
+# report's violations are logged, and each client may send CSP_REPORT_RATE_LIMIT reports.
 CSP_REPORT_MAX_BYTES = 16 * 1024
+CSP_REPORT_MAX_VIOLATIONS = 5
+CSP_REPORT_RATE_LIMIT = {"per_client": 30, "window_seconds": 60}
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

@@ -16,7 +16,8 @@ def required(name: str) -> str:
     if not value:
         raise ImproperlyConfigured(
             f"The {name} environment variable is required in production "
-            f"(config.settings.prod). See .env.example."
+            f"(config.settings.prod). See .env.example. For development, set "
+            f"DJANGO_SETTINGS_MODULE=config.settings.dev."
         )
     return value
 
@@ -68,7 +69,9 @@ MAILERS = {
 }
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", DEFAULT_FROM_EMAIL)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "1"))
+# 0 unless the platform says otherwise: with no proxy in front, X-Forwarded-For is
+# whatever the client wrote, and trusting it would let anyone dodge per-client limits.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 SITE_URL = os.environ.get("SITE_URL", f"https://{ALLOWED_HOSTS[0].lstrip('.')}").rstrip("/")
 
 STORAGES = {

@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import re
 import time
 
 import pytest
@@ -36,10 +37,17 @@ def log_in(page: Page, email: str):
     expect(page.get_by_role("navigation", name="Account")).to_contain_text(email)
 
 
+def confirm(page: Page, link: str):
+    """Open the mailed link and press its button: only that POST confirms."""
+    page.goto(link)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Confirm my address").click()
+
+
 def member(page: Page, site, email: str):
     """A confirmed, logged-in member, made the way a visitor would."""
     sign_up(page, email)
-    page.goto(confirmation_link(site.wait_for_mail(email)))
+    confirm(page, confirmation_link(site.wait_for_mail(email)))
     log_in(page, email)
 
 
@@ -52,9 +60,36 @@ def test_signup_confirmation_email_and_login(page: Page, site, email):
     message = site.wait_for_mail(email)
     assert message["Subject"] == "Confirm your email address"
 
-    page.goto(confirmation_link(message))
+    confirm(page, confirmation_link(message))
     expect(page.get_by_text("Your email address is confirmed")).to_be_visible()
     log_in(page, email)
+
+
+def test_password_reset_from_the_mail_to_logging_in(page: Page, site, email):
+    new_password = "a-brand-new-passphrase"
+    member(page, site, email)
+    page.get_by_role("button", name="Log out").click()
+
+    page.goto("/accounts/login/")
+    page.get_by_role("link", name="Forgot your password?").click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Send the link").click()
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+
+    message = site.wait_for_mail(email, count=2)
+    assert message["Subject"] == "Set a new password"
+    text = message.get_body(("plain",)).get_content()
+    page.goto(re.search(r"http://\S+/accounts/password-reset/\S+/\S+/", text).group(0))
+    page.get_by_label("New password", exact=True).fill(new_password)
+    page.get_by_label("New password confirmation").fill(new_password)
+    page.get_by_role("button", name="Set password").click()
+    expect(page.get_by_role("heading", name="Your new password is set")).to_be_visible()
+
+    page.goto("/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(new_password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("navigation", name="Account")).to_contain_text(email)
 
 
 def test_unconfirmed_member_is_told_to_confirm(page: Page, site, email):
@@ -77,7 +112,7 @@ def test_resend_confirmation(page: Page, site, email):
     page.get_by_role("button", name="Send").click()
 
     expect(page.get_by_text("a new link is on its way")).to_be_visible()
-    page.goto(confirmation_link(site.wait_for_mail(email, count=2)))
+    confirm(page, confirmation_link(site.wait_for_mail(email, count=2)))
     expect(page.get_by_text("Your email address is confirmed")).to_be_visible()
 
 
@@ -89,7 +124,7 @@ def test_bad_and_used_confirmation_links(page: Page, site, email):
 
     sign_up(page, email)
     link = confirmation_link(site.wait_for_mail(email))
-    page.goto(link)
+    confirm(page, link)
     page.goto(link)
     expect(page.get_by_role("heading", name="This link has already been used")).to_be_visible()
 

@@ -1,0 +1,19 @@
+from functools import partial
+
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from .models import Profile, User
+from .tasks import update_search_entry
+
+
+@receiver(post_save, sender=User)
+def reindex_member(sender, instance, update_fields, **kwargs):
+    """Keep the directory in step with account changes made anywhere (the admin included):
+    a deactivated member leaves it, a reactivated one returns."""
+    # A login saves last_login only; nothing the directory shows has changed.
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return
+    if Profile.objects.filter(user_id=instance.pk).exists():
+        transaction.on_commit(partial(update_search_entry.enqueue, instance.pk))

@@ -1,0 +1,103 @@
+"""Password guessing, tried as an attacker would: at the site's login and at /admin/."""
+
+import time
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from .conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+ATTACKER = "203.0.113.66"
+OWNER = "198.51.100.20"
+
+
+def log_in(client, path, email, password, client_ip=ATTACKER):
+    return client.post(path, {"username": email, "password": password}, REMOTE_ADDR=client_ip)
+
+
+def after_the_window(monkeypatch, settings):
+    later = time.time() + settings.LOGIN_RATE_LIMIT["window_seconds"] + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+def test_thirty_wrong_passwords_are_throttled_and_the_owner_gets_in_later(
+    make_user, monkeypatch, settings, path
+):
+    user = make_user("ann@example.com", confirmed=True)
+    user.is_staff = True  # So /admin/ would let the owner in.
+    user.save()
+    limit = settings.LOGIN_RATE_LIMIT["per_account"]
+    attacker = Client()
+
+    responses = [log_in(attacker, path, "ann@example.com", f"guess-{n}") for n in range(30)]
+
+    throttled = [r for r in responses if "Too many login attempts" in r.text]
+    assert len(throttled) == 30 - limit
+    assert all("Too many login attempts" not in r.text for r in responses[:limit])
+    if path == "/accounts/login/":
+        assert [r.status_code for r in responses] == [200] * limit + [429] * (30 - limit)
+    # Even the right password is refused while the account is throttled: the attacker
+    # can't learn it by trying it late in the window.
+    assert "_auth_user_id" not in attacker.session
+    assert "Too many login attempts" in log_in(attacker, path, "ann@example.com", PASSWORD).text
+
+    # Throttled, not locked: once the window has passed, the owner logs in as usual.
+    after_the_window(monkeypatch, settings)
+    owner = Client()
+    response = log_in(owner, path, "ann@example.com", PASSWORD, client_ip=OWNER)
+    assert response.status_code == 302
+    assert owner.session["_auth_user_id"] == str(user.pk)
+
+
+def test_one_client_guessing_many_accounts_is_throttled(make_user, settings):
+    make_user("ann@example.com", confirmed=True)
+    limit = settings.LOGIN_RATE_LIMIT["per_client"]
+    attacker = Client()
+
+    statuses = [
+        log_in(attacker, "/accounts/login/", f"user{n}@example.com", "guess").status_code
+        for n in range(limit + 1)
+    ]
+
+    assert statuses == [200] * limit + [429]
+    # A spoofed X-Forwarded-For is not a new client: no proxy is configured.
+    response = attacker.post(
+        "/accounts/login/",
+        {"username": "ann@example.com", "password": PASSWORD},
+        REMOTE_ADDR=ATTACKER,
+        HTTP_X_FORWARDED_FOR="192.0.2.200",
+    )
+    assert response.status_code == 429
+    # Someone else still logs in meanwhile.
+    owner = Client()
+    assert log_in(owner, "/accounts/login/", "ann@example.com", PASSWORD, OWNER).status_code == 302
+
+
+def test_throttled_login_never_reaches_the_password_hasher(make_user, settings, hasher_calls):
+    make_user("ann@example.com", confirmed=True)
+    settings.LOGIN_RATE_LIMIT = {**settings.LOGIN_RATE_LIMIT, "per_account": 1}
+    attacker = Client()
+    log_in(attacker, reverse("accounts:login"), "ann@example.com", "first-guess")
+    hasher_calls.clear()
+
+    for path in ("/accounts/login/", "/admin/login/"):
+        response = log_in(attacker, path, "ann@example.com", "another-guess")
+        assert "Too many login attempts" in response.text
+
+    assert hasher_calls == []
+
+
+def test_unknown_and_known_addresses_cost_one_hash_each(make_user, hasher_calls):
+    make_user("ann@example.com", confirmed=True)
+    hasher_calls.clear()
+
+    log_in(Client(), "/accounts/login/", "ann@example.com", "wrong-password")
+    known = len(hasher_calls)
+    log_in(Client(), "/accounts/login/", "nobody@example.com", "wrong-password")
+
+    assert known == 1
+    assert len(hasher_calls) == 2
