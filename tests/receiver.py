@@ -8,6 +8,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import socket
 import socketserver
 import threading
 import time
@@ -111,3 +112,31 @@ class RawReceiver:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+class SilentReceiver:
+    """Accepts connections and never answers: the worst webhook receiver there is."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=500)
+        self.listener.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hooks"
+        self.connections = []
+        self.closing = threading.Event()
+        self.thread = threading.Thread(target=self.accept, daemon=True)
+
+    def accept(self):
+        while not self.closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                self.connections.append(self.listener.accept()[0])
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.closing.set()
+        self.thread.join()
+        self.listener.close()
+        for held in self.connections:
+            held.close()

@@ -4,13 +4,10 @@ These need a database that other processes can reach, so they run in the Postgre
 pass of .ci/run (DATABASE_URL=postgres://... make test).
 """
 
-import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -32,7 +29,7 @@ from worker.tasks import recover_dead_tasks
 from . import tasks
 from .conftest import run_worker
 from .processes import Processes, database_url, wait_for
-from .receiver import Answer
+from .receiver import Answer, SilentReceiver
 from .smtp import SMTPServer
 
 pytestmark = [
@@ -265,34 +262,6 @@ def test_worker_carries_on_when_postgres_restarts(processes, tmp_path):
     assert worker.popen.poll() is None, worker.output
     assert sorted(map(int, log.read_text().split())) == list(range(40))
     assert {status_of(result) for result in first + second} == {TaskResultStatus.SUCCESSFUL}
-
-
-class SilentReceiver:
-    """Accepts connections and never answers: the worst webhook receiver there is."""
-
-    def __init__(self):
-        self.listener = socket.create_server(("127.0.0.1", 0), backlog=500)
-        self.listener.settimeout(0.1)
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hooks"
-        self.connections = []
-        self.closing = threading.Event()
-        self.thread = threading.Thread(target=self.accept, daemon=True)
-
-    def accept(self):
-        while not self.closing.is_set():
-            with contextlib.suppress(TimeoutError):
-                self.connections.append(self.listener.accept()[0])
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.closing.set()
-        self.thread.join()
-        self.listener.close()
-        for held in self.connections:
-            held.close()
 
 
 def test_confirmation_email_is_not_stuck_behind_hanging_webhooks(
