@@ -11,7 +11,7 @@ from django.contrib.auth.forms import (
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 
-from . import signals
+from . import signals, throttles
 from .durations import durations
 from .models import Profile, User
 from .tasks import send_password_reset_email
@@ -177,6 +177,8 @@ class ResetPasswordForm(SetPasswordForm):
     def save(self, commit=True):
         with transaction.atomic():
             user = super().save(commit=commit)
+            # Whoever was guessing at the old password no longer keeps the owner waiting.
+            throttles.forget_login_attempts(user.email)
             if user.confirm_email():
                 signals.email_confirmed.send(sender=User, user=user)
         return user

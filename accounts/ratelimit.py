@@ -24,7 +24,6 @@ def allow(scope: str, key: str, limit: int, window_seconds: int) -> bool:
     The window starts at the first attempt and lasts `window_seconds`; after it the count
     starts again from one. Refused attempts count too, so hammering doesn't reset anything.
     """
-    digest = hashlib.sha256(key.encode()).hexdigest()
     now = time.time()
     table = connection.ops.quote_name(RateLimitCounter._meta.db_table)
     with connection.cursor() as cursor:
@@ -38,10 +37,19 @@ def allow(scope: str, key: str, limit: int, window_seconds: int) -> bool:
                     THEN {table}."resets_at" ELSE excluded."resets_at" END
             RETURNING "count"
             """,  # noqa: S608  Only the table name is interpolated, and it is ours.
-            [f"{scope}:{digest}", now + window_seconds, now, now],
+            [counter_key(scope, key), now + window_seconds, now, now],
         )
         (count,) = cursor.fetchone()
     return count <= limit
+
+
+def forget(scope: str, key: str) -> None:
+    """Start `key`'s count in `scope` again from nothing."""
+    RateLimitCounter.objects.filter(key=counter_key(scope, key)).delete()
+
+
+def counter_key(scope: str, key: str) -> str:
+    return f"{scope}:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 def prune() -> int:

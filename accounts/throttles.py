@@ -6,20 +6,33 @@ password hash, an email) and never after it.
 
 from django.conf import settings
 
-from .ratelimit import allow, client_address
+from .ratelimit import allow, client_address, forget
 
 
 def login_allowed(request, email: str) -> bool:
-    """Per client, then per account: a password guess, at the login pages or when confirming.
+    """A password guess, at the login pages or when confirming: per client, per account from
+    that client, and per account from everywhere.
 
-    A client over its own limit doesn't use up the account's budget, so one noisy client
-    can't throttle an account for everyone else for longer than it takes to guess.
+    An account's budget is counted per client first, so a stranger guessing at someone's
+    password uses up only their own share and the owner, from their own address, still
+    gets in. The account-wide cap, much higher, slows a guesser spread over many addresses.
+    Each check runs only if the one before passed: a client over its limit counts no more.
     """
     limits = settings.LOGIN_RATE_LIMIT
     window = limits["window_seconds"]
-    return allow("login-client", client_address(request), limits["per_client"], window) and allow(
-        "login-account", email.strip().lower(), limits["per_account"], window
+    client, account = client_address(request), email.strip().lower()
+    return (
+        allow("login-client", client, limits["per_client"], window)
+        and allow(
+            "login-account-client", f"{account} {client}", limits["per_account_and_client"], window
+        )
+        and allow("login-account", account, limits["per_account"], window)
     )
+
+
+def forget_login_attempts(email: str) -> None:
+    """Lift the account-wide login throttle: its owner has just set a new password."""
+    forget("login-account", email.strip().lower())
 
 
 def signup_allowed(request) -> bool:

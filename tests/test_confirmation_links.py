@@ -132,7 +132,7 @@ def test_link_without_the_password_confirms_nothing(client, make_user):
 def test_password_guesses_on_the_confirmation_page_are_throttled(client, make_user, settings):
     user = make_user()
     token = make_token(user)
-    limit = settings.LOGIN_RATE_LIMIT["per_account"]
+    limit = settings.LOGIN_RATE_LIMIT["per_account_and_client"]
 
     statuses = [confirm(client, token, f"guess-{n}").status_code for n in range(limit + 1)]
 

@@ -170,8 +170,14 @@ PASSWORD_RESET_TIMEOUT = 60 * 60
 # together); /accounts/resend/ answers at most per_client requests per client.
 RESEND_RATE_LIMIT = {"per_address": 3, "per_client": 10, "window_seconds": 60 * 60}
 # Password guesses (site login, /admin/ login, the confirmation page), counted before any
-# password is hashed. Throttled, never locked: the owner gets in once the window passes.
-LOGIN_RATE_LIMIT = {"per_account": 10, "per_client": 30, "window_seconds": 15 * 60}
+# password is hashed. Throttled, never locked: a stranger's guesses use up their own share
+# of an account's budget, not the owner's; a password reset lifts the account-wide cap.
+LOGIN_RATE_LIMIT = {
+    "per_client": 30,
+    "per_account_and_client": 10,
+    "per_account": 100,
+    "window_seconds": 15 * 60,
+}
 SIGNUP_RATE_LIMIT = {"per_client": 10, "window_seconds": 60 * 60}
 PASSWORD_RESET_RATE_LIMIT = {"per_address": 3, "per_client": 10, "window_seconds": 60 * 60}
 
