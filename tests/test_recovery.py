@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.db.models.functions import Now
 from django.tasks import TaskResultStatus
+from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -14,6 +15,7 @@ from accounts.tasks import send_confirmation_email
 from worker import recovery
 from worker.heartbeat import LIVENESS_LOCK_CLASS, HeartbeatThread, new_process_id
 from worker.models import Heartbeat
+from worker.policies import policy_for
 from worker.tasks import recover_dead_tasks
 
 from . import tasks
@@ -132,3 +134,32 @@ def test_a_restarted_worker_recovers_its_dead_predecessor_at_once(tmp_path):
 
     assert recovery.predecessors_task_ids("host:1", new_process_id("host:1")) == [row.pk]
     assert recovery.predecessors_task_ids("host:2", new_process_id("host:2")) == []
+
+
+def test_a_visitor_sees_their_recovered_email_retrying_not_failed(client, signup):
+    signup("ann@example.com")
+    [first] = DBTaskResult.objects.all()
+    first.claim("gone:1/0bad")  # A worker took it, then died.
+
+    recover_dead_tasks.call()
+
+    fragment = client.get(reverse("accounts:email_status")).text
+    assert "<strong>Retrying</strong>" in fragment
+    assert "The worker stopped while running it." in fragment
+    assert "gone:1" not in fragment  # Host names are nobody's business.
+
+
+def test_a_task_that_kills_its_worker_every_time_is_not_run_for_ever(make_user):
+    user = make_user()
+    send_confirmation_email.enqueue(user.pk)
+
+    for _ in range(10):  # Each run dies: claim the ready one, then recover.
+        ready = DBTaskResult.objects.filter(status=TaskResultStatus.READY).first()
+        if ready is None:
+            break
+        ready.claim("gone:1/0bad")
+        recover_dead_tasks.call()
+
+    runs = DBTaskResult.objects.filter(task_path=send_confirmation_email.module_path)
+    assert runs.count() == max(policy_for(send_confirmation_email).max_attempts, 3)
+    assert not runs.filter(status=TaskResultStatus.READY).exists()

@@ -27,9 +27,9 @@ from django.tasks import TaskResultStatus
 from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
 
+from . import retries
 from .heartbeat import holds_liveness_lock
 from .models import Heartbeat
-from .policies import policy_for
 
 logger = logging.getLogger(__name__)
 
@@ -91,15 +91,26 @@ def recover(result_id) -> bool:
         if result is None:
             return False
         worker = result.worker_ids[-1] if result.worker_ids else "unknown"
-        result.set_failed(WorkerDied(f"Worker {worker} stopped while running this task."))
+        # The message is shown to the member whose email it was: no host names in it.
+        result.set_failed(WorkerDied("The worker stopped while running this task."))
         try:
             task = import_string(result.task_path)
         except ImportError:  # The task was removed from the code since it was enqueued.
             task = None
-        rerun = task is not None and policy_for(task).rerun_after_worker_died
+        result_id = str(result.pk)
+        rerun = task is not None and retries.may_rerun_after_worker_died(task, result_id)
         if rerun:
             arguments = result.args_kwargs
-            transaction.on_commit(partial(task.enqueue, *arguments["args"], **arguments["kwargs"]))
+            transaction.on_commit(
+                partial(
+                    retries.enqueue_next,
+                    task,
+                    result_id,
+                    arguments["args"],
+                    arguments["kwargs"],
+                    reason=retries.WORKER_DIED_REASON,
+                )
+            )
     logger.warning(
         "event=task_recovered task=%s id=%s worker=%s rerun=%s",
         result.task_path,

@@ -64,6 +64,19 @@ def latest_result(task, result_id: str):
         return None
 
 
+# A task that kills its worker every time (out of memory on one input, say) must not run
+# for ever: after dead workers it runs this many times in all, or its max_attempts if more.
+WORKER_DIED_MAX_ATTEMPTS = 3
+WORKER_DIED_REASON = "The worker stopped while running it."
+
+
+def may_rerun_after_worker_died(task, result_id: str) -> bool:
+    """Whether the run `result_id` of `task`, cut off by a dead worker, may run again."""
+    policy = policy_for(task)
+    attempts = max(policy.max_attempts, WORKER_DIED_MAX_ATTEMPTS)
+    return policy.rerun_after_worker_died and attempt_number_of(result_id) < attempts
+
+
 def reason_for_retry(result_id: str) -> str | None:
     """Why the attempt before `result_id` failed, if `result_id` is a retry."""
     return Retry.objects.filter(next_result_id=result_id).values_list("reason", flat=True).first()

@@ -34,7 +34,6 @@ from rq.exceptions import AbandonedJobError, NoSuchJobError
 from rq.worker_pool import WorkerPool
 
 from worker import retries
-from worker.policies import policy_for
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +45,11 @@ def rerun_after_worker_died(job: Job) -> None:
     except Exception:  # The job no longer names a task (renamed or removed code).
         logger.exception("event=task_lost id=%s", job.id)
         return
-    rerun = policy_for(task).rerun_after_worker_died
+    rerun = retries.may_rerun_after_worker_died(task, job.id)
     if rerun:
-        retries.enqueue_next(task, job.id, list(job.args), job.kwargs, reason="worker died")
+        retries.enqueue_next(
+            task, job.id, list(job.args), job.kwargs, reason=retries.WORKER_DIED_REASON
+        )
     logger.warning(
         "event=task_recovered task=%s id=%s worker=%s rerun=%s",
         task.module_path,
