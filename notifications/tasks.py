@@ -66,6 +66,10 @@ def deliver_webhook(context: TaskContext, delivery_id: int) -> str:
     # receiver takes its time (at most WEBHOOKS_DELIVERY_TIMEOUT).
     attempt = attempts.send(delivery)
     with transaction.atomic():
+        # The member may have deleted the endpoint, and its deliveries with it, while the
+        # request was out: then there is nothing left to record, and nothing was lost.
+        if not Delivery.objects.select_for_update().filter(pk=delivery.pk).exists():
+            return "skipped: deleted during the attempt"
         outcome = attempts.record(delivery, attempt)
         if delivery.next_attempt_at is not None:
             enqueue_next_attempt(delivery)

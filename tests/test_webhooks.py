@@ -13,10 +13,10 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from accounts.models import Profile
-from notifications import events, transport
+from notifications import attempts, events, transport
 from notifications.attempts import RETRY_SCHEDULE, retry_delay
 from notifications.models import Delivery, Endpoint, Event
-from notifications.tasks import sweep_deliveries
+from notifications.tasks import deliver_webhook, sweep_deliveries
 
 from .conftest import run_worker
 from .receiver import Answer, Receiver
@@ -398,3 +398,24 @@ def test_emit_records_deliveries_in_one_insert_each_with_its_own_id(member, rece
     assert {d.endpoint for d in deliveries} == set(endpoints)
     ids = {d.webhook_id for d in Delivery.objects.all()}
     assert len(ids) == 3 and all(webhook_id.startswith("msg_") for webhook_id in ids)
+
+
+def test_endpoint_deleted_during_an_attempt_ends_the_task_quietly(
+    client, endpoint, receiver, monkeypatch
+):
+    delivery = send_test_event(client, endpoint)
+    send = attempts.send
+
+    def send_while_the_member_deletes_the_endpoint(delivery):
+        attempt = send(delivery)
+        client.post(reverse("notifications:delete", args=[endpoint.pk]))
+        return attempt
+
+    monkeypatch.setattr(attempts, "send", send_while_the_member_deletes_the_endpoint)
+
+    run_worker()
+
+    assert not Delivery.objects.filter(pk=delivery.pk).exists()
+    [result] = DBTaskResult.objects.filter(task_path=deliver_webhook.module_path)
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    assert result.return_value == "skipped: deleted during the attempt"
