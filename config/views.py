@@ -2,6 +2,8 @@
 
 import json
 import logging
+import math
+import time
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -15,6 +17,21 @@ from worker import engines
 
 logger = logging.getLogger(__name__)
 csp_logger = logging.getLogger("config.csp")
+
+
+# The engine's checks cost a few queries (or Redis calls). A load balancer probing every
+# second, or a flood of requests to this public URL, gets the last answer for this long.
+ENGINE_CHECK_SECONDS = 10
+_last_engine_check = (-math.inf, [])
+
+
+def engine_problems() -> list[str]:
+    global _last_engine_check  # One answer per process, shared by its threads.
+    checked_at, problems = _last_engine_check
+    if time.monotonic() - checked_at >= ENGINE_CHECK_SECONDS:
+        problems = engines.current().problems()
+        _last_engine_check = (time.monotonic(), problems)
+    return problems
 
 
 @never_cache
@@ -31,7 +48,7 @@ def healthz(request):
             cursor.execute("SELECT 1")
     except DatabaseError:
         return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
-    if problems := engines.current().problems():
+    if problems := engine_problems():
         logger.warning("event=tasks_degraded problems=%r", problems)
         return JsonResponse({"status": "degraded"})
     return JsonResponse({"status": "ok"})

@@ -1,3 +1,4 @@
+import math
 import socket
 
 import pytest
@@ -5,9 +6,16 @@ from django.db import OperationalError, connection
 from django.urls import reverse
 
 from accounts.tasks import send_confirmation_email
+from config import views
 from worker import engines
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_engine_check(monkeypatch):
+    """Each test asks the engine itself, not the answer an earlier test left behind."""
+    monkeypatch.setattr(views, "_last_engine_check", (-math.inf, []))
 
 
 def test_healthz_answers_200_when_the_database_answers(client):
@@ -56,3 +64,14 @@ def test_health_says_when_redis_is_unreachable(rq_backend, settings):
 
     assert problem.startswith("Redis is unreachable")
     assert "REDIS_URL" in problem
+
+
+def test_healthz_asks_the_engine_at_most_every_few_seconds(client, monkeypatch):
+    asked = []
+    engine = engines.current()
+    monkeypatch.setattr(engine, "problems", lambda queues=None: asked.append(1) or [])
+
+    for _ in range(20):  # A load balancer, or someone hammering a public URL.
+        assert client.get(reverse("healthz")).status_code == 200
+
+    assert len(asked) == 1
