@@ -7,7 +7,7 @@
    on the database engine also with Django's default connection settings.
 4. Enqueue-to-start latency, one task at a time to an idle worker.
 5. `rebuild_search_index` on 10,000 and 100,000 members: time and peak memory.
-6. Rows from the other benchmark modules (bench/webhooks.py, bench/web.py) when present.
+6. Rows from the other benchmark modules: bench/webhooks.py, bench/deadline.py, bench/web.py.
 
 PostgreSQL comes from DATABASE_URL (a scratch database is created and dropped on that
 server); Redis from BENCH_REDIS_URL (default database 14 on 127.0.0.1, emptied before
@@ -25,6 +25,7 @@ import secrets
 import statistics
 import tempfile
 import time
+import traceback
 import urllib.parse
 import urllib.request
 from http.cookiejar import CookieJar
@@ -153,7 +154,12 @@ def other_rows():
     rows = []
     for name in OTHER_MODULES:
         print(f"   {name}...", flush=True)
-        rows += importlib.import_module(name).rows()
+        try:
+            rows += importlib.import_module(name).rows()
+        except Exception:
+            # One module's failure must not cost the table of everything measured before it.
+            traceback.print_exc()
+            rows.append((f"{name}", "failed: see the traceback above", ""))
     return rows
 
 
