@@ -7,7 +7,7 @@
    on the database engine also with Django's default connection settings.
 4. Enqueue-to-start latency, one task at a time to an idle worker.
 5. `rebuild_search_index` on 10,000 and 100,000 members: time and peak memory.
-6. Rows from the other benchmark modules (bench/webhooks.py, bench/web.py) when present.
+6. Rows from the other benchmark modules: bench/webhooks.py, bench/deadline.py, bench/web.py.
 
 PostgreSQL comes from DATABASE_URL (a scratch database is created and dropped on that
 server); Redis from BENCH_REDIS_URL (default database 14 on 127.0.0.1, emptied before
@@ -16,7 +16,6 @@ and modules. Nothing in `make test` depends on these timings.
 """
 
 import importlib
-import importlib.util
 import json
 import os
 import platform
@@ -24,10 +23,9 @@ import random
 import re
 import secrets
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
+import traceback
 import urllib.parse
 import urllib.request
 from http.cookiejar import CookieJar
@@ -36,19 +34,16 @@ from pathlib import Path
 import psycopg
 import redis
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVER_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+from bench import scratch
+from bench.report import percentile, print_table
+from bench.slow_mail import SlowMailServer
+
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 REQUESTS = 50
 THROUGHPUT_TASKS = 1000
 LATENCY_TASKS = 100
 ENGINES = {"database": {}, "rq": {"TASKS_ENGINE": "rq", "REDIS_URL": REDIS_URL}}
-OTHER_MODULES = ["bench.webhooks", "bench.web"]
-
-
-def percentile(samples, fraction):
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+OTHER_MODULES = ["bench.webhooks", "bench.deadline", "bench.web"]
 
 
 def ms(seconds):
@@ -61,79 +56,47 @@ def p50_p95(samples):
 
 class Scratch:
     """A migrated throwaway database (PostgreSQL, or a SQLite file), and ways to run the
-    site's commands and the bench modules against it."""
+    Procfile's processes and the bench's measuring modules against it."""
 
     def __init__(self, tmp, kind="postgres"):
-        self.name = f"bench_{secrets.token_hex(4)}"
-        self.server = SERVER_URL if kind == "postgres" else None
-        if self.server:
-            with psycopg.connect(self.server, autocommit=True) as admin:
-                admin.execute(f'CREATE DATABASE "{self.name}"')
-            self.url = self.server.rsplit("/", 1)[0] + "/" + self.name
-        else:
-            self.url = f"sqlite:///{Path(tmp) / self.name}.sqlite3"
         self.tmp = Path(tmp)
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
-            "DATABASE_URL": self.url,
-            "E2E_MAIL_DIR": str(tmp),
-            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        }
-        self.run("manage.py", "migrate", "--noinput", "-v0")
+        if kind == "postgres":
+            self.database = scratch.ScratchDatabase()
+            url = self.database.url
+        else:
+            self.database = None
+            url = f"sqlite:///{self.tmp / secrets.token_hex(4)}.sqlite3"
+        self.env = scratch.environment(url, str(tmp))
+        scratch.python("manage.py", "migrate", "--noinput", "-v0", env=self.env)
 
     def run(self, *args, env=None) -> str:
-        """Run Python with these settings (a script and its arguments); return its output."""
-        return subprocess.run(
-            [sys.executable, *args],
-            cwd=ROOT,
-            env={**self.env, **(env or {})},
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+        return scratch.python(*args, env={**self.env, **(env or {})})
 
     def measure(self, *args, env=None):
         return json.loads(self.run("-m", "bench.engine", *args, env=env))
 
-    def start(self, *args, env=None, log="process") -> subprocess.Popen:
-        return subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env={**self.env, **(env or {})},
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.tmp / f"{log}.log", "w"),
+    def start(self, process_type, *extra, env=None, log="process"):
+        return scratch.start(
+            process_type, *extra, env={**self.env, **(env or {})}, log=self.tmp / f"{log}.log"
         )
 
     def drop(self):
-        if self.server:
-            with psycopg.connect(self.server, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        if self.database:
+            self.database.drop()
 
 
 def empty_redis():
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
-def signup_latencies(scratch, env, smtp_port):
+def signup_latencies(site, env, smtp_port):
     """POST /accounts/signup/ through gunicorn, REQUESTS times; seconds per request."""
-    log = f"gunicorn-{secrets.token_hex(2)}"
-    # Port 0: the system picks a free one, and gunicorn says which in its log.
-    web = scratch.start(
-        "gunicorn", "config.wsgi", "--config", "config/gunicorn.py",
-        env={**env, "E2E_SMTP_PORT": str(smtp_port), "PORT": "0", "WEB_CONCURRENCY": "2"},
-        log=log,
-    )  # fmt: skip
+    web, port = scratch.start_web(
+        env={**site.env, **env, "E2E_SMTP_PORT": str(smtp_port), "WEB_CONCURRENCY": "2"},
+        log=site.tmp / f"gunicorn-{secrets.token_hex(2)}.log",
+    )
     try:
-        base = None
-        for _ in range(100):
-            found = re.search(
-                r"Listening at: http://[\d.]+:(\d+)", (scratch.tmp / f"{log}.log").read_text()
-            )
-            if found:
-                base = f"http://127.0.0.1:{found.group(1)}"
-                break
-            time.sleep(0.1)
+        base = f"http://127.0.0.1:{port}"
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
         samples = []
         for n in range(REQUESTS + 3):
@@ -147,57 +110,57 @@ def signup_latencies(scratch, env, smtp_port):
                     "password2": "a-long-enough-passphrase",
                 }
             ).encode()
+            address = {"X-Forwarded-For": f"10.0.{n // 250}.{n % 250 + 1}"}
             started = time.perf_counter()
-            opener.open(base + "/accounts/signup/", form).read()
+            opener.open(urllib.request.Request(base + "/accounts/signup/", form, address)).read()
             if n >= 3:  # The first requests warm up imports and connections.
                 samples.append(time.perf_counter() - started)
         return samples
     finally:
-        web.terminate()
-        web.wait()
+        scratch.stop(web)
 
 
-def drain_rate(scratch, workers, env):
+def drain_rate(site, workers, env):
     """Tasks per second while `workers` processes drain THROUGHPUT_TASKS no-op tasks."""
-    ids = scratch.tmp / "ids.json"
-    ids.write_text(json.dumps(scratch.measure("fill", str(THROUGHPUT_TASKS), env=env)))
-    processes = [
-        scratch.start("python", "manage.py", "runworker", "worker", "--batch", env=env)
-        for _ in range(workers)
-    ]
+    ids = site.tmp / "ids.json"
+    ids.write_text(json.dumps(site.measure("fill", str(THROUGHPUT_TASKS), env=env)))
+    processes = [site.start("worker", "--batch", env=env) for _ in range(workers)]
     for process in processes:
         process.wait()
-    span = scratch.measure("timings", str(ids), env=env)["span"]
+    span = site.measure("timings", str(ids), env=env)["span"]
     return THROUGHPUT_TASKS / span
 
 
-def start_latencies(scratch, env):
+def start_latencies(site, env):
     """Seconds from enqueue to start, for tasks enqueued one by one to an idle worker."""
-    worker = scratch.start("python", "manage.py", "runworker", "worker", env=env)
+    worker = site.start("worker", env=env)
     try:
         time.sleep(3)  # Let it start and go idle.
-        ids = scratch.tmp / "ids.json"
-        ids.write_text(json.dumps(scratch.measure("trickle", str(LATENCY_TASKS), env=env)))
+        ids = site.tmp / "ids.json"
+        ids.write_text(json.dumps(site.measure("trickle", str(LATENCY_TASKS), env=env)))
         time.sleep(1)
     finally:
-        worker.terminate()
-        worker.wait()
-    return scratch.measure("timings", str(ids), env=env)["waits"]
+        scratch.stop(worker)
+    return site.measure("timings", str(ids), env=env)["waits"]
 
 
-def rebuild_index(scratch, members):
+def rebuild_index(site, members):
     """Seconds and peak resident memory (MiB) of rebuild_search_index over `members` members."""
-    scratch.run("-m", "bench.members", str(members))
-    command = [sys.executable, "manage.py", "rebuild_search_index", "-v0"]
-    return json.loads(scratch.run("-m", "bench.peak", *command))
+    site.run("-m", "bench.members", str(members))
+    command = ["python", "manage.py", "rebuild_search_index", "-v0"]
+    return json.loads(site.run("-m", "bench.peak", *command))
 
 
 def other_rows():
     rows = []
     for name in OTHER_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            print(f"   {name}...", flush=True)
+        print(f"   {name}...", flush=True)
+        try:
             rows += importlib.import_module(name).rows()
+        except Exception:
+            # One module's failure must not cost the table of everything measured before it.
+            traceback.print_exc()
+            rows.append((f"{name}", "failed: see the traceback above", ""))
     return rows
 
 
@@ -208,7 +171,7 @@ def machine():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    with psycopg.connect(SERVER_URL) as db:
+    with psycopg.connect(scratch.SERVER_URL) as db:
         server = db.execute("SHOW server_version").fetchone()[0]
     redis_version = redis.Redis.from_url(REDIS_URL).info()["redis_version"]
     return (
@@ -218,10 +181,6 @@ def machine():
 
 
 def main():
-    # The 2 s mail server is the tests' real SMTP server.
-    sys.path.insert(0, str(ROOT))
-    from tests.smtp import SMTPServer
-
     random.seed(0)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -231,7 +190,7 @@ def main():
         try:
             print("1/6 signup through gunicorn, mail server taking 2 s per message...", flush=True)
             signups = {}
-            with SMTPServer(delay=2) as slow_mail:
+            with SlowMailServer(delay=2) as slow_mail:
                 for engine, env in ENGINES.items():
                     signups[engine] = signup_latencies(postgres, env, slow_mail.port)
                 immediate = signup_latencies(
@@ -247,12 +206,12 @@ def main():
             )
 
             print("2/6 the cost of .enqueue()...", flush=True)
-            for label, scratch, env in (
+            for label, site, env in (
                 ("database engine, PostgreSQL", postgres, {}),
                 ("database engine, SQLite", sqlite, {}),
                 ("RQ engine", postgres, ENGINES["rq"]),
             ):
-                samples = scratch.measure("enqueue", "1000", env=env)[50:]  # Drop the warm-up.
+                samples = site.measure("enqueue", "1000", env=env)[50:]  # Drop the warm-up.
                 target = "<= 1 ms" if "database" in label else "measured"
                 rows.append((f".enqueue() p50, {label}", ms(percentile(samples, 0.5)), target))
             empty_redis()
@@ -303,11 +262,7 @@ def main():
     rows += other_rows()
 
     print(f"\nMachine: {machine()}\n")
-    width = max(len(row[0]) for row in rows)
-    print(f"| {'measurement':<{width}} | result | target |")
-    print(f"|{'-' * (width + 2)}|---|---|")
-    for name, result, target in rows:
-        print(f"| {name:<{width}} | {result} | {target} |")
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,14 @@ Run alone with `uv run python -m bench.deadline`. Receivers are local servers on
 import socket
 import socketserver
 import statistics
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import django
 from django.conf import settings
+
+from bench.report import print_table
+from bench.scratch import receiver
 
 BUDGET = 10.0
 DRIP_SECONDS = 30.0
@@ -47,11 +49,6 @@ class Dripping(socketserver.BaseRequestHandler):
             pass  # The sender hung up: the deadline did its job.
 
 
-def serve(server):
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}/hooks"
-
-
 def rows() -> list[tuple[str, str, str]]:
     if not settings.configured:
         settings.configure(
@@ -60,12 +57,12 @@ def rows() -> list[tuple[str, str, str]]:
         django.setup()
     from notifications import transport
 
-    honest = serve(ThreadingHTTPServer(("127.0.0.1", 0), Honest))
     durations = []
-    for _ in range(300):
-        started = time.perf_counter()
-        transport.post(honest, b"{}", {"Content-Type": "application/json"}, timeout=BUDGET)
-        durations.append(time.perf_counter() - started)
+    with receiver(ThreadingHTTPServer(("127.0.0.1", 0), Honest)) as honest:
+        for _ in range(300):
+            started = time.perf_counter()
+            transport.post(honest, b"{}", {"Content-Type": "application/json"}, timeout=BUDGET)
+            durations.append(time.perf_counter() - started)
 
     watchdogs = []
     for _ in range(1000):
@@ -76,14 +73,14 @@ def rows() -> list[tuple[str, str, str]]:
 
     dripping_server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Dripping)
     dripping_server.daemon_threads = True
-    dripping = serve(dripping_server)
-    started = time.monotonic()
-    try:
-        transport.post(dripping, b"{}", {}, timeout=BUDGET)
-        outcome = "answered"
-    except TimeoutError:
-        outcome = "timed out"
-    held = time.monotonic() - started
+    with receiver(dripping_server) as dripping:
+        started = time.monotonic()
+        try:
+            transport.post(dripping, b"{}", {}, timeout=BUDGET)
+            outcome = "answered"
+        except TimeoutError:
+            outcome = "timed out"
+        held = time.monotonic() - started
 
     return [
         (
@@ -105,5 +102,4 @@ def rows() -> list[tuple[str, str, str]]:
 
 
 if __name__ == "__main__":
-    for what, measured, target in rows():
-        print(f"{what:<60} {measured:>24}  {target}")
+    print_table(rows())

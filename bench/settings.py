@@ -21,3 +21,8 @@ LOGGING["loggers"]["worker"] = {"level": "WARNING"}
 LOGGING["loggers"]["django.tasks"] = {"level": "WARNING"}
 LOGGING["loggers"]["django_tasks_db"] = {"level": "WARNING"}
 LOGGING["loggers"]["rq.worker"] = {"level": "WARNING"}
+
+# The bench's clients all connect from 127.0.0.1; each signup says who it is in
+# X-Forwarded-For, as a platform's router would, so the per-client signup limit sees
+# different people rather than one client signing up fifty times.
+TRUSTED_PROXY_COUNT = 1

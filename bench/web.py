@@ -18,25 +18,20 @@ Run alone: uv run python -m bench.web
 """
 
 import http.client
+import json
 import os
 import re
 import runpy
-import secrets
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.parse
 from pathlib import Path
 
-import psycopg
-
-ROOT = Path(__file__).resolve().parent.parent
-SERVER_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
-GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+from bench import scratch
+from bench.report import percentile, print_table
 
 SIGNUPS = 40
 PAGE_CLIENTS = 20
@@ -55,55 +50,6 @@ THROUGHPUT_PAGES = [
     ("/people/?q=engineer", True),
     ("/notifications/webhooks/", True),
 ]
-
-SEED = f"""
-from django.core.management import call_command
-from accounts.models import Profile, User
-from notifications.models import Endpoint, Event
-
-member = User.objects.create_user({MEMBER!r}, {PASSWORD!r})
-member.confirm_email()
-Profile.objects.create(user=member, display_name="Bench Member", headline="Engineer")
-for n in range(5):
-    Endpoint.objects.create(
-        owner=member, url=f"https://example.com/hook/{{n}}", events=[Event.PROFILE_UPDATED]
-    )
-others = User.objects.bulk_create(
-    User(email=f"m{{n}}@example.com", password="!") for n in range(200)
-)
-Profile.objects.bulk_create(
-    Profile(user=user, display_name=f"Member {{user.pk}}", headline="Engineer", bio="words " * 30)
-    for user in others
-)
-call_command("rebuild_search_index", verbosity=0)
-"""
-
-HASH_COST = f"""
-import time
-import django
-django.setup()
-from django.contrib.auth.hashers import get_hasher
-
-for algorithm in ("pbkdf2_sha256", "argon2"):
-    hasher = get_hasher(algorithm)
-    hasher.encode("warm-up", hasher.salt())
-    cpu, wall = time.process_time(), time.perf_counter()
-    for _ in range({HASHES_PER_HASHER}):
-        hasher.encode({PASSWORD!r}, hasher.salt())
-    print(algorithm, (time.process_time() - cpu) / {HASHES_PER_HASHER},
-          (time.perf_counter() - wall) / {HASHES_PER_HASHER})
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def percentile(samples, fraction):
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def ms(seconds):
@@ -134,37 +80,11 @@ def cookie(response, name) -> str:
     raise RuntimeError(f"The response set no {name} cookie.")
 
 
-class ScratchDatabase:
-    """A PostgreSQL database on SERVER_URL's server, made for this run and dropped after."""
-
-    def __init__(self):
-        self.name = f"bench_web_{secrets.token_hex(4)}"
-        with psycopg.connect(SERVER_URL, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{self.name}"')
-        self.url = SERVER_URL.rsplit("/", 1)[0] + "/" + self.name
-
-    def drop(self):
-        with psycopg.connect(SERVER_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-
 class Site:
-    """The Procfile's web command on a free port, with bench.web_settings."""
+    """The Procfile's web command on a port of its own, with bench.web_settings."""
 
-    def __init__(self, env, gunicorn_args=()):
-        self.port = free_port()
-        self.env = {
-            **env,
-            "PORT": str(self.port),
-            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        }
-        self.process = subprocess.Popen(
-            [GUNICORN, "config.wsgi", "--config", "config/gunicorn.py", *gunicorn_args],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    def __init__(self, env, gunicorn_args, log):
+        self.process, self.port = scratch.start_web(*gunicorn_args, env=env, log=log)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -178,8 +98,7 @@ class Site:
             time.sleep(0.1)
 
     def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=60)
+        scratch.stop(self.process)
 
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"
@@ -337,21 +256,12 @@ def throughput(site, wrk):
 
 
 def hash_costs(env):
-    output = subprocess.run(
-        [sys.executable, "-c", HASH_COST],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    lines = map(str.split, output.splitlines())
-    return {name: (float(cpu), float(wall)) for name, cpu, wall in lines}
+    return json.loads(scratch.python("-m", "bench.hash_cost", str(HASHES_PER_HASHER), env=env))
 
 
 def configurations():
     """(label, environment, gunicorn arguments): Django's defaults, then what ships."""
-    shipped = runpy.run_path(str(ROOT / "config" / "gunicorn.py"))
+    shipped = runpy.run_path(str(scratch.ROOT / "config" / "gunicorn.py"))
     model = f"{shipped['workers']} gthread workers x {shipped['threads']} threads"
     return [
         (
@@ -368,24 +278,20 @@ def configurations():
 
 
 def rows() -> list[tuple[str, str, str]]:
-    database = ScratchDatabase()
+    database = scratch.ScratchDatabase()
     try:
-        with tempfile.TemporaryDirectory() as mail_dir:
-            env = {
-                **os.environ,
-                "DJANGO_SETTINGS_MODULE": "bench.web_settings",
-                "DATABASE_URL": database.url,
-                "E2E_MAIL_DIR": mail_dir,
-            }
-            manage = [sys.executable, "manage.py"]
-            subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-            subprocess.run([*manage, "shell", "-c", SEED], cwd=ROOT, env=env, check=True)
-            return measure(env)
+        with tempfile.TemporaryDirectory() as tmp:
+            env = scratch.environment(
+                database.url, tmp, DJANGO_SETTINGS_MODULE="bench.web_settings"
+            )
+            scratch.python("manage.py", "migrate", "--noinput", "-v0", env=env)
+            scratch.python("-m", "bench.web_seed", env=env)
+            return measure(env, Path(tmp))
     finally:
         database.drop()
 
 
-def measure(env):
+def measure(env, tmp):
     print("web 1/3: CPU per password hash...", flush=True)
     costs = hash_costs(env)
     result = [
@@ -397,7 +303,7 @@ def measure(env):
     crowds, rates = {}, {}
     for label, config_env, gunicorn_args in configurations():
         print(f"web 2/3: a crowd at the door, {label}...", flush=True)
-        site = Site({**env, **config_env}, gunicorn_args)
+        site = Site({**env, **config_env}, gunicorn_args, tmp / f"gunicorn-{len(crowds)}.log")
         try:
             crowds[label] = crowd(site, tag=f"burst-{len(crowds)}")
             print(f"web 3/3: requests/s, {label}...", flush=True)
@@ -429,12 +335,7 @@ def measure(env):
 
 
 def main():
-    measured = rows()
-    width = max(len(name) for name, _, _ in measured)
-    print(f"\n| {'measurement':<{width}} | result | target |")
-    print(f"|{'-' * (width + 2)}|---|---|")
-    for name, result, target in measured:
-        print(f"| {name:<{width}} | {result} | {target} |")
+    print_table(rows())
 
 
 if __name__ == "__main__":

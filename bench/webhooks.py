@@ -7,39 +7,26 @@
 
 Every process is started from the Procfile's own line, against a scratch PostgreSQL
 database on the server at DATABASE_URL. Run alone with `uv run python -m bench.webhooks`.
-
-The helpers below (a scratch database, the Procfile's lines) are small copies rather
-than imports from tests/: benchmarks and tests stay independent of each other.
 """
 
 import contextlib
 import os
 import secrets
-import signal
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-import psycopg
+from bench import scratch
+from bench.report import percentile, print_table
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVER_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 HANGING_DELIVERIES = 200
 EMAILS = 40
 SLOW_DELIVERIES = 300
 NOOP_TASKS = 1000
 NOOP_RUNS = 3
-
-
-def procfile() -> dict[str, str]:
-    lines = (ROOT / "Procfile").read_text().splitlines()
-    return dict((part.strip() for part in line.split(":", 1)) for line in lines if line.strip())
 
 
 class SilentReceiver:
@@ -70,49 +57,31 @@ class SilentReceiver:
             held.close()
 
 
-class SlowReceiver:
-    """Answers 200 to every request, one second after it arrives."""
+class AnswersInOneSecond(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        time.sleep(1)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
-    def __init__(self):
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                time.sleep(1)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+    def log_message(self, *args):
+        pass
 
-            def log_message(self, *args):
-                pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 1000
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+def slow_receiver():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), AnswersInOneSecond)
+    server.daemon_threads = True
+    server.request_queue_size = 1000
+    return scratch.receiver(server)
 
 
 class Site:
     """A scratch database, this process's Django configured on it, and Procfile processes."""
 
     def __init__(self, tmp: str):
-        self.name = f"bench_{secrets.token_hex(4)}"
-        with psycopg.connect(SERVER_URL, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{self.name}"')
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
-            "DATABASE_URL": SERVER_URL.rsplit("/", 1)[0] + "/" + self.name,
-            "E2E_MAIL_DIR": tmp,
-            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        }
+        self.database = scratch.ScratchDatabase()
+        self.env = scratch.environment(self.database.url, tmp)
         os.environ.update(self.env)
         import django
 
@@ -121,40 +90,24 @@ class Site:
 
         call_command("migrate", verbosity=0)
 
-    def start(self, name: str, *extra: str) -> subprocess.Popen:
-        return subprocess.Popen(
-            ["sh", "-c", f"exec {procfile()[name]} {' '.join(extra)}"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    def start(self, process_type: str, *extra: str):
+        return scratch.start(process_type, *extra, env=self.env)
 
     def drop(self):
         from django.db import connections
 
         connections.close_all()
-        with psycopg.connect(SERVER_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-
-def stop(*processes: subprocess.Popen):
-    for process in processes:
-        process.send_signal(signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        self.database.drop()
 
 
 def wait_until(condition, timeout: float):
+    """Poll `condition` until it returns something true, and return that."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not (met := condition()):
         if time.monotonic() > deadline:
             raise RuntimeError("the benchmark timed out")
         time.sleep(0.05)
+    return met
 
 
 def enqueue_deliveries(url: str, count: int):
@@ -166,28 +119,30 @@ def enqueue_deliveries(url: str, count: int):
 
     owner = User.objects.create_user(f"owner-{secrets.token_hex(3)}@example.com", "x" * 20)
     endpoint = Endpoint.objects.create(owner=owner, url=url, events=[])
+    ids = []
     for _ in range(count):
         delivery = Delivery.objects.create(
             endpoint=endpoint, event=Event.TEST, payload={}, next_attempt_at=timezone.now()
         )
-        deliver_webhook.enqueue(delivery.pk)
+        ids.append(deliver_webhook.enqueue(delivery.pk).id)
+    return ids
 
 
-def finished(task_path: str):
-    from django_tasks_db.models import DBTaskResult
-
-    return DBTaskResult.objects.filter(task_path=task_path, finished_at__isnull=False)
-
-
-def clear():
-    from django_tasks_db.models import DBTaskResult
-
-    DBTaskResult.objects.all().delete()
+def results(task, ids: list[str]):
+    """The task's results for `ids`, read through django.tasks: no engine's tables named."""
+    return [task.get_result(result_id) for result_id in ids]
 
 
-def percentile(samples, fraction):
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+def span(finished) -> float:
+    """Seconds from the first start to the last finish."""
+    first = min(result.started_at for result in finished)
+    return (max(result.finished_at for result in finished) - first).total_seconds()
+
+
+def succeeded(finished) -> bool:
+    from django.tasks import TaskResultStatus
+
+    return all(result.status == TaskResultStatus.SUCCESSFUL for result in finished)
 
 
 def ms(seconds: float) -> str:
@@ -198,45 +153,38 @@ def email_latency_beside_hanging_deliveries(site: Site) -> list[float]:
     from accounts.models import User
     from accounts.tasks import send_confirmation_email
 
-    clear()
     users = [User.objects.create_user(f"m{n}@example.com", "x" * 20) for n in range(EMAILS)]
     silent = SilentReceiver()
     enqueue_deliveries(silent.url, HANGING_DELIVERIES)
     processes = site.start("worker"), site.start("webhooks")
     with contextlib.ExitStack() as cleanup:
-        cleanup.callback(stop, *processes)
+        cleanup.callback(scratch.stop, *processes)
         # Closed first, so the hanging deliveries end and the processes stop promptly.
         cleanup.enter_context(silent)
         wait_until(lambda: len(silent.connections) >= 10, timeout=30)
+        ids = []
         for user in users:
-            send_confirmation_email.enqueue(user.pk)
+            ids.append(send_confirmation_email.enqueue(user.pk).id)
             time.sleep(0.1)
-        path = send_confirmation_email.module_path
-        wait_until(lambda: finished(path).count() == EMAILS, timeout=60)
-        return [
-            (done - enqueued).total_seconds()
-            for enqueued, done in finished(path).values_list("enqueued_at", "finished_at")
-        ]
+
+        def all_sent():
+            sent = results(send_confirmation_email, ids)
+            return sent if all(result.finished_at for result in sent) else None
+
+        sent = wait_until(all_sent, timeout=60)
+        return [(result.finished_at - result.enqueued_at).total_seconds() for result in sent]
 
 
 def deliveries_per_second(site: Site) -> float:
     from notifications.tasks import deliver_webhook
 
-    clear()
-    with SlowReceiver() as receiver:
-        enqueue_deliveries(receiver.url, SLOW_DELIVERIES)
+    with slow_receiver() as url:
+        ids = enqueue_deliveries(url, SLOW_DELIVERIES)
         webhooks = site.start("webhooks", "--batch")
         webhooks.wait(timeout=300)
-    done = finished(deliver_webhook.module_path)
-    assert done.filter(status="SUCCESSFUL").count() == SLOW_DELIVERIES, "deliveries failed"
+    done = results(deliver_webhook, ids)
+    assert succeeded(done), "deliveries failed"
     return SLOW_DELIVERIES / span(done)
-
-
-def span(results) -> float:
-    from django.db.models import Max, Min
-
-    bounds = results.aggregate(first=Min("started_at"), last=Max("finished_at"))
-    return (bounds["last"] - bounds["first"]).total_seconds()
 
 
 def noop_tasks_per_second(site: Site) -> float:
@@ -244,13 +192,11 @@ def noop_tasks_per_second(site: Site) -> float:
 
     rates = []
     for _ in range(NOOP_RUNS):
-        clear()
-        for _ in range(NOOP_TASKS):
-            noop.enqueue()
+        ids = [noop.enqueue().id for _ in range(NOOP_TASKS)]
         worker = site.start("worker", "--batch")
         worker.wait(timeout=300)
-        done = finished(noop.module_path)
-        assert done.filter(status="SUCCESSFUL").count() == NOOP_TASKS, "no-op tasks failed"
+        done = results(noop, ids)
+        assert succeeded(done), "no-op tasks failed"
         rates.append(NOOP_TASKS / span(done))
     return statistics.median(rates)
 
@@ -261,12 +207,13 @@ def rows() -> list[tuple[str, str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         site = Site(tmp)
         try:
-            print("webhooks 1/3 confirmation email beside hanging deliveries...", flush=True)
-            latencies = email_latency_beside_hanging_deliveries(site)
-            print("webhooks 2/3 deliveries per second, receiver answering in 1 s...", flush=True)
+            # Hanging deliveries go last: those still queued when it ends stay queued.
+            print("webhooks 1/3 deliveries per second, receiver answering in 1 s...", flush=True)
             delivered = deliveries_per_second(site)
-            print("webhooks 3/3 no-op tasks per second, one worker process...", flush=True)
+            print("webhooks 2/3 no-op tasks per second, one worker process...", flush=True)
             noops = noop_tasks_per_second(site)
+            print("webhooks 3/3 confirmation email beside hanging deliveries...", flush=True)
+            latencies = email_latency_beside_hanging_deliveries(site)
         finally:
             site.drop()
     processes = settings.WORKER_PROCESSES
@@ -292,12 +239,7 @@ def rows() -> list[tuple[str, str, str]]:
 
 
 def main():
-    results = rows()
-    width = max(len(row[0]) for row in results)
-    print(f"| {'measurement':<{width}} | result | target |")
-    print(f"|{'-' * (width + 2)}|---|---|")
-    for name, result, target in results:
-        print(f"| {name:<{width}} | {result} | {target} |")
+    print_table(rows())
 
 
 if __name__ == "__main__":
