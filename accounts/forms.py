@@ -68,8 +68,13 @@ class ThrottledLoginMixin:
     """Counts every password guess per client and per account before the password is hashed.
 
     A refused guess costs a counter update, not a hash, and says so plainly. It throttles
-    rather than locks: once the window has passed, the owner logs in as usual.
+    rather than locks: a stranger's guesses don't keep the owner out (accounts/throttles.py).
     """
+
+    def clean_username(self):
+        # Addresses are stored as User.objects.normalize_email makes them (lower case), so
+        # "Ann@Example.com" is the same account, and the same throttle, as "ann@example.com".
+        return User.objects.normalize_email(self.cleaned_data["username"])
 
     def clean(self):
         username = self.cleaned_data.get("username")

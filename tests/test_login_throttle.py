@@ -114,3 +114,14 @@ def test_unknown_and_known_addresses_cost_one_hash_each(make_user, hasher_calls)
 
     assert known == 1
     assert len(hasher_calls) == 2
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+def test_the_address_logs_in_however_it_is_capitalised(make_user, path):
+    user = make_user("ann@example.com", confirmed=True)
+    user.is_staff = True
+    user.save()
+
+    response = log_in(Client(), path, " Ann@Example.COM ", PASSWORD, OWNER)
+
+    assert response.status_code == 302
