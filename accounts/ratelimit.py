@@ -10,6 +10,7 @@ twenty read the same count. SQLite (3.35+) and PostgreSQL both run this statemen
 """
 
 import hashlib
+import ipaddress
 import time
 
 from django.conf import settings
@@ -59,13 +60,17 @@ def prune() -> int:
 
 
 def client_address(request) -> str:
-    """The caller's IP address, read past the TRUSTED_PROXY_COUNT proxies in front of us.
+    """Who is asking, for per-client limits: the caller's IPv4 address, or its IPv6 /64.
 
     Behind a platform router REMOTE_ADDR is the router, shared by everyone; the address
     the nearest trusted proxy saw is the last-but-(n-1) entry of X-Forwarded-For.
     Earlier entries are whatever the client chose to send, so they are never trusted,
     and with no proxy configured (the default) the header is ignored altogether.
+
+    One IPv6 client is usually given a whole /64 and can pick a new address from it for
+    every request, so the /64 is the client.
     """
+    address = request.META.get("REMOTE_ADDR", "")
     proxies = settings.TRUSTED_PROXY_COUNT
     if proxies:
         forwarded = [
@@ -74,5 +79,13 @@ def client_address(request) -> str:
             if part.strip()
         ]
         if len(forwarded) >= proxies:
-            return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR", "")
+            address = forwarded[-proxies]
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 4:
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is an IPv4 client.
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.IPv6Network((parsed, 64), strict=False))

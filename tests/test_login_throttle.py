@@ -125,3 +125,21 @@ def test_the_address_logs_in_however_it_is_capitalised(make_user, path):
     response = log_in(Client(), path, " Ann@Example.COM ", PASSWORD, OWNER)
 
     assert response.status_code == 302
+
+
+def test_an_ipv6_client_hopping_addresses_in_its_64_is_one_client(make_user, settings):
+    make_user("ann@example.com", confirmed=True)
+    limit = settings.LOGIN_RATE_LIMIT["per_client"]
+
+    statuses = [
+        log_in(
+            Client(), "/accounts/login/", f"user{n}@example.com", "guess", f"2001:db8:1:2::{n:x}"
+        ).status_code
+        for n in range(limit + 1)
+    ]
+
+    assert statuses == [200] * limit + [429]
+    # The next /64 is someone else.
+    owner = Client()
+    response = log_in(owner, "/accounts/login/", "ann@example.com", PASSWORD, "2001:db8:1:3::1")
+    assert response.status_code == 302
