@@ -9,8 +9,10 @@ import os
 import signal
 from pathlib import Path
 
+import django_rq
 import pytest
 from django.db import connection
+from rq import Worker as RQWorker
 
 from accounts.tasks import send_confirmation_email
 
@@ -38,14 +40,30 @@ def processes(tmp_path):
     running.stop_all()
 
 
-def children(worker) -> list[int]:
-    """The worker's child processes, oldest first: RQ's scheduler, then the work horse
-    it forked to run the current job."""
-    pid = worker.popen.pid
+def children(pid: int) -> list[int]:
+    """The process's children, oldest first."""
     found = map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
     # Field 22 of /proc/<pid>/stat is the start time; the command name before it may
     # hold spaces, so count from the closing parenthesis.
     return sorted(found, key=lambda child: int(stat_fields(child)[19]))
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process under `pid`: with `threads` > 1 runworker runs RQ's WorkerPool, whose
+    worker processes each have a scheduler and a work horse of their own."""
+    return [process for child in children(pid) for process in [child, *descendants(child)]]
+
+
+def work_horse(job_id: str) -> int:
+    """The process running the job: the newest child of the RQ worker that took it (the
+    worker's scheduler, if it runs one, starts with the worker)."""
+    connection = django_rq.get_connection(send_confirmation_email.queue_name)
+    [worker] = [
+        worker
+        for worker in RQWorker.all(connection=connection)
+        if worker.get_current_job_id() == job_id
+    ]
+    return children(worker.pid)[-1]
 
 
 def stat_fields(pid) -> list[str]:
@@ -64,7 +82,7 @@ def test_killed_worker_loses_no_confirmation_email(processes, make_user):
         send_confirmation_email.enqueue(user.pk)
         wait_for(lambda: slow_mail.sessions, message="the worker to start sending")
         # The whole worker dies at once, as with its machine or container.
-        forked = children(worker)
+        forked = descendants(worker.popen.pid)
         worker.signal(signal.SIGKILL)
         for child in forked:
             kill(child)
@@ -82,11 +100,28 @@ def test_killed_work_horse_is_run_again_at_once(processes, make_user):
     user = make_user("ann@example.com")
     with SMTPServer(delay=30) as slow_mail:
         worker = processes.worker(E2E_SMTP_PORT=str(slow_mail.port))
-        send_confirmation_email.enqueue(user.pk)
+        result = send_confirmation_email.enqueue(user.pk)
         wait_for(lambda: slow_mail.sessions, message="the worker to start sending")
         # Only the child running the job dies, as the out-of-memory killer would do it.
-        kill(children(worker)[-1])
-        # The same worker runs it again (the server now answers the second session
-        # slowly too, so count sessions rather than messages).
+        kill(work_horse(result.id))
+        # Its worker sees the horse die and enqueues it again, for any worker of the pool
+        # (the server now answers the second session slowly too, so count sessions
+        # rather than messages).
         wait_for(lambda: slow_mail.sessions >= 2, message="the email to be tried again")
     assert "task_recovered" in worker.output and "rerun=True" in worker.output
+
+
+def test_webhooks_runs_at_most_the_capped_number_of_rq_processes(processes, settings):
+    cap = settings.RQ_MAX_PROCESSES_PER_WORKER
+    assert settings.WORKER_PROCESSES["webhooks"]["threads"] > cap
+    webhooks = processes.webhooks()
+    connection = django_rq.get_connection("webhooks")
+
+    def settled():
+        # The pool's children are its worker processes (schedulers and work horses are
+        # theirs); settled once every one of them has registered with Redis.
+        registered = len(RQWorker.all(connection=connection))
+        return registered >= cap and registered == len(children(webhooks.popen.pid))
+
+    wait_for(settled, message=f"at least {cap} RQ workers to start and register")
+    assert len(children(webhooks.popen.pid)) == cap

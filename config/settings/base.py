@@ -139,6 +139,12 @@ def tasks_backend(backend: str) -> dict:
     return {"default": {"BACKEND": backend, "QUEUES": TASK_QUEUES}}
 
 
+# RQ has no threads: on the RQ engine a process type's `threads` become worker processes,
+# each a whole Django process (tens of MB). At most this many run per `runworker`; for more
+# concurrency on RQ, run more processes of the type (docs/engines.md).
+RQ_MAX_PROCESSES_PER_WORKER = 4
+
+
 # The database engine's workers (worker/engines/database.py). Each process writes a
 # heartbeat this often, on the database's clock; one silent for WORKER_DEAD_AFTER_SECONDS
 # is dead, and the recovery job (every minute) fails its RUNNING tasks and re-runs those

@@ -49,6 +49,9 @@ elif TASKS_ENGINE == "rq":
     INSTALLED_APPS = [*INSTALLED_APPS, "django_rq"]
     TASKS = tasks_backend("django_tasks_rq.RQBackend")
     RQ_QUEUES = {queue: {"URL": required("REDIS_URL")} for queue in TASK_QUEUES}
+    RQ_MAX_PROCESSES_PER_WORKER = int(
+        os.environ.get("RQ_MAX_PROCESSES_PER_WORKER", str(RQ_MAX_PROCESSES_PER_WORKER))
+    )
 else:
     raise ImproperlyConfigured(
         f"TASKS_ENGINE is {TASKS_ENGINE!r}; it must be 'database' (the default) or 'rq'."

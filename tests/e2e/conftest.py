@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from .site import Site
+from .site import Site, visitor_headers
 
 SYSTEM_CHROMIUM = "/usr/bin/chromium"
 
@@ -29,6 +29,11 @@ def browser_type_launch_args(browser_type_launch_args, playwright):
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "extra_http_headers": visitor_headers()}
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,7 @@
 """The site as a user meets it: the Procfile's processes on a throwaway database."""
 
+import ipaddress
+import itertools
 import os
 import re
 import socket
@@ -9,6 +11,17 @@ from pathlib import Path
 
 from ..engines import REDIS_URL, redis_or_skip
 from ..processes import Processes, TemporaryDatabase, wait_for
+
+# Each browser context is a visitor from an address of its own (198.18.0.0/15 is for
+# tests), which the site learns from X-Forwarded-For as it would behind a platform's router.
+client_numbers = itertools.count(1)
+
+
+def visitor_headers() -> dict[str, str]:
+    """Headers that make a new browser context a client of its own, so the site's
+    per-client rate limits count one visitor's actions rather than the whole suite's."""
+    address = ipaddress.ip_address("198.18.0.0") + next(client_numbers)
+    return {"X-Forwarded-For": str(address)}
 
 
 def free_port() -> int:
@@ -33,6 +46,9 @@ class Site:
             PORT=str(port),
             SITE_URL=self.url,
             WEB_CONCURRENCY="2",
+            # One proxy in front, as on a platform: each test's browser names its client
+            # (tests/e2e/conftest.py), and per-client rate limits apply per visitor.
+            TRUSTED_PROXY_COUNT="1",
             **({"REDIS_URL": REDIS_URL} if self.redis else {}),
         )
 

@@ -23,8 +23,8 @@ from playwright.sync_api import Page, expect
 
 from ..processes import wait_for
 from ..receiver import Answer, Receiver
-from .site import Site, confirmation_link
-from .test_browser import log_in, sign_up
+from .site import Site, confirmation_link, visitor_headers
+from .test_browser import PASSWORD, confirm, log_in, sign_up
 
 PHONE = {"width": 360, "height": 800}
 DESKTOP = {"width": 1280, "height": 800}
@@ -58,6 +58,53 @@ def ask_for_the_link_again(page: Page, site: Site):
     expect(page.get_by_text("a new link is on its way")).to_be_visible()
 
 
+def open_the_mailed_confirmation_link(page: Page, site: Site):
+    email = f"phone-{time.time_ns()}@example.com"
+    sign_up(page, email)
+    page.goto(confirmation_link(site.wait_for_mail(email)))
+    expect(page.get_by_role("button", name="Confirm my address")).to_be_visible()
+
+
+def confirm_with_a_wrong_password(page: Page, site: Site):
+    open_the_mailed_confirmation_link(page, site)
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Confirm my address").click()
+    expect(page.locator(".errorlist")).to_be_visible()
+
+
+def ask_for_a_password_link(page: Page, site: Site, email=None):
+    page.goto("/accounts/password-reset/")
+    page.get_by_label("Email").fill(email or f"phone-{time.time_ns()}@example.com")
+    page.get_by_role("button", name="Send the link").click()
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+
+
+def open_the_mailed_password_link(page: Page, site: Site):
+    email = f"phone-{time.time_ns()}@example.com"
+    sign_up(page, email)
+    ask_for_a_password_link(page, site, email)
+    # The first mail is the signup's confirmation link; the second sets the password.
+    text = site.wait_for_mail(email, count=2).get_body(("plain",)).get_content()
+    page.goto(re.search(r"http://\S+/accounts/password-reset/\S+/\S+/", text).group(0))
+    expect(page.get_by_role("button", name="Set password")).to_be_visible()
+
+
+def set_mismatched_passwords(page: Page, site: Site):
+    open_the_mailed_password_link(page, site)
+    page.get_by_label("New password", exact=True).fill("a-brand-new-passphrase")
+    page.get_by_label("New password confirmation").fill("another-passphrase")
+    page.get_by_role("button", name="Set password").click()
+    expect(page.locator(".errorlist")).to_be_visible()
+
+
+def set_a_new_password(page: Page, site: Site):
+    open_the_mailed_password_link(page, site)
+    page.get_by_label("New password", exact=True).fill(f"new-{PASSWORD}")
+    page.get_by_label("New password confirmation").fill(f"new-{PASSWORD}")
+    page.get_by_role("button", name="Set password").click()
+    expect(page.get_by_role("heading", name="Your new password is set")).to_be_visible()
+
+
 def show_the_server_error_page(page: Page, site: Site):
     # No page of the site fails on purpose, so the browser is handed what Django's own
     # server_error view renders (templates/500.html) at an address of the site; its
@@ -83,7 +130,15 @@ PAGES = [
     Visit("login", "/accounts/login/"),
     Visit("resend", "/accounts/resend/"),
     Visit("resend done", ask_for_the_link_again),
+    Visit("confirm", open_the_mailed_confirmation_link),
+    Visit("confirm, wrong password", confirm_with_a_wrong_password),
     Visit("confirm failed", "/accounts/confirm/not-a-real-token/"),
+    Visit("password reset", "/accounts/password-reset/"),
+    Visit("password reset sent", ask_for_a_password_link),
+    Visit("set new password", open_the_mailed_password_link),
+    Visit("set new password, mismatched", set_mismatched_passwords),
+    Visit("set new password, link invalid", "/accounts/password-reset/MQ/not-a-token/"),
+    Visit("new password set", set_a_new_password),
     Visit("not found", "/no-such-page/"),
     Visit("server error", show_the_server_error_page),
     # Django's admin login template blanks its <h1>: a best practice, not a WCAG failure.
@@ -108,10 +163,10 @@ def member(browser, site) -> Member:
     """A member with a long address, a profile in the directory, and a webhook endpoint
     whose log has one delivery of each kind: delivered, failed, and pending a retry."""
     email = f"a.member.with.a.rather.long.address.{time.time_ns()}@subdomain.example.com"
-    context = browser.new_context(base_url=site.url)
+    context = browser.new_context(base_url=site.url, extra_http_headers=visitor_headers())
     page = context.new_page()
     sign_up(page, email)
-    page.goto(confirmation_link(site.wait_for_mail(email)))
+    confirm(page, confirmation_link(site.wait_for_mail(email)))
     log_in(page, email)
 
     page.goto("/accounts/profile/")
@@ -121,7 +176,8 @@ def member(browser, site) -> Member:
 
     def in_directory():
         page.goto("/people/?q=analytical")
-        return page.get_by_text("Ada Lovelace").count() == 1
+        # Exactly: test_browser.py's members are "Ada Lovelace <n>", with the same headline.
+        return page.get_by_text("Ada Lovelace", exact=True).count() == 1
 
     wait_for(in_directory, timeout=15, interval=0.2, message="the profile to reach the directory")
 

@@ -14,8 +14,9 @@ What this module adds to RQ, and why:
   it is safe to run twice. The heartbeat and the maintenance follow the site's
   WORKER_HEARTBEAT_SECONDS and WORKER_DEAD_AFTER_SECONDS, so a dead worker's email goes
   out again within about twice WORKER_DEAD_AFTER_SECONDS, as on the database engine.
-- Concurrency: `threads` > 1 runs RQ's WorkerPool, that many worker processes, each
-  forking a work horse per job (RQ has no threaded worker).
+- Concurrency: RQ has no threaded worker. `threads` > 1 runs RQ's WorkerPool: that many
+  worker processes, at most RQ_MAX_PROCESSES_PER_WORKER (each is a whole Django process),
+  each forking a work horse per job.
 """
 
 import logging
@@ -97,11 +98,12 @@ def run_worker(*, queues: list[str], threads: int, worker_id: str, batch: bool =
     """Serve `queues` in order until SIGTERM; with `batch`, until they are empty."""
     connection = django_rq.get_connection(queues[0])
     handlers = [abandoned_job_handler]
-    if threads > 1:
+    processes = min(threads, settings.RQ_MAX_PROCESSES_PER_WORKER)
+    if processes > 1:
         pool = WorkerPool(
             queues,
             connection=connection,
-            num_workers=threads,
+            num_workers=processes,
             worker_class=Worker,
             job_class=Job,
             exception_handlers=handlers,
