@@ -91,3 +91,18 @@ def test_env_example_names_the_settings_module():
 
     assert "DJANGO_SETTINGS_MODULE=config.settings.prod" in example
     assert "TRUSTED_PROXY_COUNT=0" in example
+
+
+@pytest.mark.parametrize("hosts", ["*", ".example.com"])
+def test_a_host_pattern_without_site_url_refuses_to_start(hosts):
+    # Every link in every email would point at https://* otherwise.
+    result = manage("check", **{**PRODUCTION_ENV, "ALLOWED_HOSTS": hosts})
+
+    assert result.returncode != 0
+    assert "The SITE_URL environment variable is required" in result.stderr
+    assert (
+        manage(
+            "check", **{**PRODUCTION_ENV, "ALLOWED_HOSTS": hosts, "SITE_URL": "https://example.com"}
+        ).returncode
+        == 0
+    )
