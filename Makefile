@@ -7,7 +7,7 @@ MANAGE := $(UV) run python manage.py
 
 .PHONY: dev install migrate test e2e bench lint format clean
 
-dev: install migrate  ## Run web (http://127.0.0.1:8000) and worker together; Ctrl-C stops both.
+dev: install migrate  ## Run web (http://127.0.0.1:8000), the workers and the scheduler; Ctrl-C stops them.
 	$(UV) run honcho start -f Procfile.dev
 
 install: $(UV)
