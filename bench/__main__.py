@@ -36,7 +36,7 @@ import redis
 
 from bench import scratch
 from bench.report import percentile, print_table
-from bench.slow_mail import SlowMailServer
+from peers.smtp import SMTPServer
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 REQUESTS = 50
@@ -190,7 +190,7 @@ def main():
         try:
             print("1/6 signup through gunicorn, mail server taking 2 s per message...", flush=True)
             signups = {}
-            with SlowMailServer(delay=2) as slow_mail:
+            with SMTPServer(delay=2) as slow_mail:
                 for engine, env in ENGINES.items():
                     signups[engine] = signup_latencies(postgres, env, slow_mail.port)
                 immediate = signup_latencies(

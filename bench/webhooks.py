@@ -12,49 +12,20 @@ database on the server at DATABASE_URL. Run alone with `uv run python -m bench.w
 import contextlib
 import os
 import secrets
-import socket
 import statistics
 import tempfile
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bench import scratch
 from bench.report import percentile, print_table
+from peers.receiver import SilentReceiver
 
 HANGING_DELIVERIES = 200
 EMAILS = 40
 SLOW_DELIVERIES = 300
 NOOP_TASKS = 1000
 NOOP_RUNS = 3
-
-
-class SilentReceiver:
-    """Accepts connections and never answers."""
-
-    def __init__(self):
-        self.listener = socket.create_server(("127.0.0.1", 0), backlog=1000)
-        self.listener.settimeout(0.1)
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hooks"
-        self.connections = []
-        self.closing = threading.Event()
-        self.thread = threading.Thread(target=self.accept, daemon=True)
-
-    def accept(self):
-        while not self.closing.is_set():
-            with contextlib.suppress(TimeoutError):
-                self.connections.append(self.listener.accept()[0])
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.closing.set()
-        self.thread.join()
-        self.listener.close()
-        for held in self.connections:
-            held.close()
 
 
 class AnswersInOneSecond(BaseHTTPRequestHandler):

@@ -65,7 +65,7 @@ def run_worker():
 @pytest.fixture
 def receiver(settings):
     """A webhook receiver on 127.0.0.1, which the SSRF guard must be told to allow."""
-    from .receiver import Receiver
+    from peers.receiver import Receiver
 
     settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
     with Receiver() as running:

@@ -9,8 +9,15 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 from django.conf import settings
 from django.db import connection
+
+# Other processes can't see an in-memory SQLite database; PostgreSQL, they can.
+needs_shared_database = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="worker processes need a shared database: run with DATABASE_URL=postgres://...",
+)
 
 
 def procfile() -> dict[str, str]:

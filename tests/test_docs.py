@@ -16,6 +16,7 @@ PROJECT_DIRS = (
     "config",
     "docs",
     "notifications",
+    "peers",
     "static",
     "templates",
     "tests",

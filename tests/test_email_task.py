@@ -12,9 +12,9 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from accounts.tasks import send_confirmation_email
+from peers.smtp import SMTPServer
 
 from .conftest import PASSWORD, run_worker
-from .smtp import SMTPServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,11 +13,11 @@ from accounts.models import Profile, SearchEntry
 from accounts.tasks import send_confirmation_email, update_search_entry
 from notifications.models import Delivery, Endpoint, Event
 from notifications.tasks import deliver_webhook
+from peers.smtp import SMTPServer
 from worker import retries
 
 from .conftest import run_worker
 from .engines import make_scheduled_jobs_due, run_rq_worker
-from .smtp import SMTPServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,22 +11,18 @@ from pathlib import Path
 
 import django_rq
 import pytest
-from django.db import connection
 from rq import Worker as RQWorker
 
 from accounts.tasks import send_confirmation_email
+from peers.smtp import SMTPServer
 
 from .engines import REDIS_URL
-from .processes import Processes, database_url, wait_for
-from .smtp import SMTPServer
+from .processes import Processes, database_url, needs_shared_database, wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("rq_backend"),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="worker processes need a shared database: run with DATABASE_URL=postgres://...",
-    ),
+    needs_shared_database,
 ]
 
 

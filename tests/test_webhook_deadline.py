@@ -17,9 +17,9 @@ from django_tasks_db.models import DBTaskResult
 
 from notifications import transport
 from notifications.models import Delivery, Endpoint, Event
+from peers.receiver import RawReceiver
 
 from .conftest import run_worker
-from .receiver import RawReceiver
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -17,9 +17,9 @@ from notifications import attempts, events, transport
 from notifications.attempts import RETRY_SCHEDULE, retry_delay
 from notifications.models import Delivery, Endpoint, Event
 from notifications.tasks import deliver_webhook, sweep_deliveries
+from peers.receiver import Answer, Receiver
 
 from .conftest import run_worker
-from .receiver import Answer, Receiver
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

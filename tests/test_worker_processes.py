@@ -22,23 +22,20 @@ from django_tasks_db.models import DBTaskResult
 from accounts.tasks import send_confirmation_email
 from notifications.models import Delivery, Endpoint, Event
 from notifications.tasks import deliver_webhook, sweep_deliveries
+from peers.receiver import Answer, SilentReceiver
+from peers.smtp import SMTPServer
 from worker.locks import LOCK_KEY
 from worker.models import Heartbeat
 from worker.tasks import recover_dead_tasks
 
 from . import tasks
 from .conftest import run_worker
-from .processes import Processes, database_url, wait_for
-from .receiver import Answer, SilentReceiver
-from .smtp import SMTPServer
+from .processes import Processes, database_url, needs_shared_database, wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("database_backend"),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="worker processes need a shared database: run with DATABASE_URL=postgres://...",
-    ),
+    needs_shared_database,
 ]
 
 

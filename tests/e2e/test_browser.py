@@ -8,8 +8,9 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
+from peers.receiver import Receiver
+
 from ..processes import wait_for
-from ..receiver import Receiver
 from .site import confirmation_link
 
 PASSWORD = "correct-horse-battery-staple"

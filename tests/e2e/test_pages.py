@@ -21,8 +21,9 @@ from django.test import RequestFactory
 from django.views import defaults
 from playwright.sync_api import Page, expect
 
+from peers.receiver import Answer, Receiver
+
 from ..processes import wait_for
-from ..receiver import Answer, Receiver
 from .site import Site, confirmation_link, visitor_headers
 from .test_browser import PASSWORD, confirm, log_in, sign_up
 
