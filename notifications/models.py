@@ -2,7 +2,6 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
 
 from .signing import generate_secret
 
@@ -85,16 +84,3 @@ class Delivery(models.Model):
     @property
     def can_redeliver(self) -> bool:
         return self.status == self.Status.FAILED and self.endpoint.is_active
-
-
-class ManualSend(models.Model):
-    """A delivery a member asked for by hand (a test event or a redelivery).
-
-    Kept only as long as the rate limit looks back (see notifications/throttle.py).
-    """
-
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    sent_at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    def __str__(self):
-        return f"{self.owner} at {self.sent_at:%Y-%m-%d %H:%M:%S}"
