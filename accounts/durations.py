@@ -24,4 +24,5 @@ def durations() -> dict[str, str]:
         "signup_window": describe(settings.SIGNUP_RATE_LIMIT["window_seconds"]),
         "login_window": describe(settings.LOGIN_RATE_LIMIT["window_seconds"]),
         "password_reset_window": describe(settings.PASSWORD_RESET_RATE_LIMIT["window_seconds"]),
+        "profile_save_window": describe(settings.PROFILE_SAVE_RATE_LIMIT["window_seconds"]),
     }

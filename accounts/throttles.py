@@ -62,3 +62,10 @@ def password_reset_allowed(request, email: str) -> bool:
     return allow(
         "password-reset-client", client_address(request), limits["per_client"], window
     ) and allow("password-reset-address", email, limits["per_address"], window)
+
+
+def profile_save_allowed(user) -> bool:
+    """Each save is an event that webhook endpoints hear: a member saving in a loop would
+    fill the webhooks queue for everyone."""
+    limits = settings.PROFILE_SAVE_RATE_LIMIT
+    return allow("profile-save", str(user.pk), limits["per_member"], limits["window_seconds"])

@@ -13,6 +13,7 @@ from django.views.generic import FormView, ListView, TemplateView, UpdateView, V
 from worker import retries
 
 from . import search, signals, throttles
+from .durations import durations
 from .forms import (
     ConfirmEmailForm,
     LoginForm,
@@ -233,6 +234,10 @@ class ProfileView(LoginRequiredMixin, UpdateView):
         )
 
     def form_valid(self, form):
+        if not throttles.profile_save_allowed(self.request.user):
+            window = durations()["profile_save_window"]
+            form.add_error(None, f"You have saved your profile many times lately. Wait {window}.")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
         with transaction.atomic():
             profile = form.save()
             signals.profile_updated.send(sender=Profile, profile=profile)

@@ -419,3 +419,16 @@ def test_endpoint_deleted_during_an_attempt_ends_the_task_quietly(
     [result] = DBTaskResult.objects.filter(task_path=deliver_webhook.module_path)
     assert result.status == TaskResultStatus.SUCCESSFUL
     assert result.return_value == "skipped: deleted during the attempt"
+
+
+def test_a_member_saving_in_a_loop_cannot_flood_the_webhooks_queue(
+    client, endpoint, receiver, settings
+):
+    settings.PROFILE_SAVE_RATE_LIMIT = {"per_member": 3, "window_seconds": 3600}
+    profile = reverse("accounts:profile")
+
+    statuses = [client.post(profile, {"display_name": f"Ann {n}"}).status_code for n in range(5)]
+
+    assert statuses == [302] * 3 + [429] * 2
+    assert "saved your profile many times" in client.post(profile, {"display_name": "x"}).text
+    assert Delivery.objects.filter(event=Event.PROFILE_UPDATED).count() == 3

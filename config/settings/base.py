@@ -185,6 +185,8 @@ LOGIN_RATE_LIMIT = {
     "window_seconds": 15 * 60,
 }
 SIGNUP_RATE_LIMIT = {"per_client": 10, "window_seconds": 60 * 60}
+# Profile saves per member: each one is an event delivered to the member's webhooks.
+PROFILE_SAVE_RATE_LIMIT = {"per_member": 30, "window_seconds": 60 * 60}
 PASSWORD_RESET_RATE_LIMIT = {"per_address": 3, "per_client": 10, "window_seconds": 60 * 60}
 
 # How many proxies (load balancer, platform router) sit in front of the web process and
