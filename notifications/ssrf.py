@@ -97,21 +97,23 @@ def lookup(host: str, port: int, timeout: float) -> list[str]:
 def resolve(host: str, port: int, timeout: float) -> list[str]:
     """Every address `host` resolves to now, refusing all of them if any is not public.
 
-    Raises UnsafeURL, or TimeoutError when resolving takes longer than `timeout`. The
-    messages never name the addresses: what an internal name resolves to is not a
-    member's business.
+    Raises UnsafeURL, or TimeoutError when resolving takes longer than `timeout`. A name
+    that doesn't resolve and one that resolves to a private address get the same message,
+    which never names an address: which internal names exist, and what they resolve to,
+    is not a member's business.
     """
+    refused = UnsafeURL(f"{host} is not a public internet address, or doesn't resolve.")
     try:
         addresses = lookup(host, port, timeout)
     except TimeoutError:
         raise
     except (OSError, UnicodeError) as error:
-        raise UnsafeURL(f"The host name {host} doesn't resolve.") from error
+        raise refused from error
     if not settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES:
         for address in addresses:
             # getaddrinfo may append a scope ("fe80::1%eth0") to link-local addresses.
             if not is_public(ipaddress.ip_address(address.split("%")[0])):
-                raise UnsafeURL(f"{host} is not a public internet address.")
+                raise refused
     return addresses
 
 

@@ -1,6 +1,7 @@
 """Managing endpoints: registration, the SSRF guard, secrets, and who may see what."""
 
 import base64
+import re
 import socket
 
 import pytest
@@ -69,6 +70,28 @@ def test_host_name_resolving_to_a_private_address_is_refused(client, member):
     assert "localhost is not a public internet address" in response.text
     # What an internal name resolves to is none of a member's business.
     assert "127.0.0.1" not in response.text and "::1" not in response.text
+    assert not Endpoint.objects.exists()
+
+
+def test_a_stranger_cannot_tell_an_internal_name_from_one_that_does_not_exist(
+    client, member, monkeypatch
+):
+    def resolve(host, port, *args, **kwargs):
+        if host == "db.internal":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port))]
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+
+    def error_for(url):
+        page = register(client, url).text
+        return re.search(r'<ul class="errorlist.*?</ul>', page, re.S).group(0)
+
+    internal = error_for("https://db.internal/hook")
+    missing = error_for("https://nothing.internal/hook")
+
+    assert internal.replace("db.internal", "NAME") == missing.replace("nothing.internal", "NAME")
+    assert "is not a public internet address, or doesn&#x27;t resolve" in internal
     assert not Endpoint.objects.exists()
 
 
