@@ -7,6 +7,7 @@ from django.tasks import TaskResultStatus
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from worker.models import Retry
 from worker.tasks import prune_task_results
 
 from . import tasks
@@ -28,3 +29,16 @@ def test_prune_keeps_recent_and_unfinished_results(settings, tmp_path):
         recent.id,
         waiting.id,
     }
+
+
+def test_prune_drops_old_links_between_retries(settings):
+    long_ago = timezone.now() - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS + 1)
+    for n in range(2):
+        Retry.objects.create(
+            result_id=f"r{n}", next_result_id=f"r{n}+1", task_path="t", attempt=2, reason="451"
+        )
+    Retry.objects.filter(result_id="r0").update(created_at=long_ago)
+
+    prune_task_results.call()
+
+    assert list(Retry.objects.values_list("result_id", flat=True)) == ["r1"]

@@ -1,11 +1,15 @@
 """Recurring housekeeping for the task queue itself. Scheduled by `manage.py runscheduler`."""
 
+from datetime import timedelta
+
 from crontask import cron
 from django.conf import settings
 from django.core.management import call_command
 from django.tasks import task
+from django.utils import timezone
 
 from . import recovery
+from .models import Retry
 
 
 @cron("* * * * *")
@@ -23,7 +27,8 @@ def recover_dead_tasks() -> str:
 @cron("17 * * * *")
 @task
 def prune_task_results() -> str:
-    """Delete finished task results older than TASK_RESULT_RETENTION_DAYS.
+    """Delete finished task results older than TASK_RESULT_RETENTION_DAYS, and the links
+    between retries as old.
 
     Results are an execution log; anything that must last (a webhook delivery's history)
     lives in the app's own tables. Hourly, so each run deletes about an hour's worth.
@@ -34,4 +39,7 @@ def prune_task_results() -> str:
         min_age_days=settings.TASK_RESULT_RETENTION_DAYS,
         verbosity=0,
     )
+    # A mail provider refusing for a day adds a row per attempt: they mustn't pile up.
+    cutoff = timezone.now() - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS)
+    Retry.objects.filter(created_at__lt=cutoff).delete()
     return "pruned"
