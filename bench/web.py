@@ -6,13 +6,22 @@ with the Procfile's web command on a scratch PostgreSQL database (DATABASE_URL's
 
 1. CPU seconds per password hash, per hasher.
 2. A burst of 40 signups at once while 20 clients load pages (/, /accounts/login/,
-   /healthz): signup p95 and page-load p95 during the burst, and page-load p95 of the same
-   20 clients when nothing else is happening.
+   /healthz): signup p95 and page-load p95 during the burst, and page-load p95 of the
+   same 20 clients when nothing else is happening. Twice: with clients that ask again
+   as soon as they have an answer, as the issue measured, and with clients that keep
+   a schedule.
 3. Requests per second for six pages, anonymous and logged in.
 
 Load generators: the burst and the page clients are Python threads (http.client, a new
-connection per request), each request timed from its start to its last byte; requests/s
-comes from Debian's wrk (2 threads, 16 connections), installed with apt-get if missing.
+connection per request); requests/s comes from Debian's wrk (2 threads, 16 connections),
+installed with apt-get if missing.
+
+Why both kinds of page clients. Clients that ask again at once hide a stall: one stuck
+for 5 s sends one request in that time, and it counts once. Against a site that keeps
+answering they also take every cycle the signups leave, so signups look slower there.
+Clients on a schedule (each one every PAGE_INTERVAL, as people keep arriving) time a
+page load from when it was due, so a load that had to wait for the one before counts
+that wait too, as wrk2 does ("coordinated omission").
 
 Run alone: uv run python -m bench.web
 """
@@ -35,6 +44,13 @@ from bench.report import percentile, print_table
 
 SIGNUPS = 40
 PAGE_CLIENTS = 20
+# Clients on a schedule load 4 pages a second each, 80 in all: about a tenth of what
+# the site serves idle.
+PAGE_INTERVAL = 0.25
+PAGE_CLIENT_KINDS = [
+    ("page clients asking at once", None),
+    ("page clients on a schedule", PAGE_INTERVAL),
+]
 CROWD_PAGES = ["/", "/accounts/login/", "/healthz"]
 IDLE_SECONDS = 6
 HASHES_PER_HASHER = 5
@@ -124,13 +140,15 @@ class Site:
 
 
 class PageClients:
-    """PAGE_CLIENTS threads loading CROWD_PAGES in turn until the block ends.
+    """PAGE_CLIENTS threads loading CROWD_PAGES in turn until the block ends: each one
+    every `interval` seconds, or as soon as the last answer came when it is None.
 
-    Each sample is (started, finished) in time.perf_counter() seconds.
+    Each sample is (due, finished) in time.perf_counter() seconds.
     """
 
-    def __init__(self, port):
+    def __init__(self, port, interval):
         self.port = port
+        self.interval = interval
         self.samples = []
         self.failures = 0
         self.stopping = threading.Event()
@@ -148,17 +166,20 @@ class PageClients:
 
     def load(self, n):
         headers = {"X-Forwarded-For": client_address(1000 + n)}
+        # The clients' schedules are spread over one interval, not all at once.
+        due = time.perf_counter() + (self.interval or 0) * n / PAGE_CLIENTS
         page = n
-        while not self.stopping.is_set():
-            started = time.perf_counter()
+        while not self.stopping.wait(max(0, due - time.perf_counter())):
             status = request(self.port, "GET", CROWD_PAGES[page % len(CROWD_PAGES)], None, headers)
-            self.samples.append((started, time.perf_counter()))
+            finished = time.perf_counter()
+            self.samples.append((due, finished))
             self.failures += status.status != 200
+            due = due + self.interval if self.interval else finished
             page += 1
 
     def latencies(self, start=float("-inf"), end=float("inf")):
-        """Seconds per page load, for the loads that started between start and end."""
-        return [done - began for began, done in self.samples if start <= began <= end]
+        """Seconds per page load, for the loads that were due between start and end."""
+        return [done - due for due, done in self.samples if start <= due <= end]
 
 
 def signup_burst(port, tag):
@@ -191,17 +212,18 @@ def signup_burst(port, tag):
         thread.start()
     for thread in threads:
         thread.join()
-    refused = [status for _, _, status in results if status != 302]
-    if refused:
-        raise RuntimeError(f"{len(refused)} of {SIGNUPS} signups failed: {refused}")
+    # 503 is the site's "busy, try again" (accounts/middleware.py): counted, not an error.
+    failed = [status for _, _, status in results if status not in (302, 503)]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {SIGNUPS} signups failed: {failed}")
     return results
 
 
-def crowd(site, tag):
+def crowd(site, tag, interval):
     """Page loads idle, then page loads and signups during a burst; seconds each."""
-    with PageClients(site.port) as idle:
+    with PageClients(site.port, interval) as idle:
         time.sleep(IDLE_SECONDS)
-    with PageClients(site.port) as busy:
+    with PageClients(site.port, interval) as busy:
         time.sleep(1)
         signups = signup_burst(site.port, tag)
     if idle.failures or busy.failures:
@@ -212,6 +234,7 @@ def crowd(site, tag):
         "idle": idle.latencies(),
         "during": busy.latencies(start, end),
         "signups": [finished - started for started, finished, _ in signups],
+        "turned away": sum(status == 503 for _, _, status in signups),
     }
 
 
@@ -301,28 +324,40 @@ def measure(env, tmp):
 
     wrk = find_wrk()
     crowds, rates = {}, {}
-    for label, config_env, gunicorn_args in configurations():
-        print(f"web 2/3: a crowd at the door, {label}...", flush=True)
-        site = Site({**env, **config_env}, gunicorn_args, tmp / f"gunicorn-{len(crowds)}.log")
+    for n, (label, config_env, gunicorn_args) in enumerate(configurations()):
+        site = Site({**env, **config_env}, gunicorn_args, tmp / f"gunicorn-{n}.log")
         try:
-            crowds[label] = crowd(site, tag=f"burst-{len(crowds)}")
+            for clients, interval in PAGE_CLIENT_KINDS:
+                print(f"web 2/3: a crowd at the door, {label}, {clients}...", flush=True)
+                crowds[label, clients] = crowd(site, f"burst-{len(crowds)}", interval)
             print(f"web 3/3: requests/s, {label}...", flush=True)
             rates[label] = throughput(site, wrk) if wrk else None
         finally:
             site.stop()
 
-    for label, measured in crowds.items():
-        idle = percentile(measured["idle"], 0.95)
-        during = percentile(measured["during"], 0.95)
-        result += [
-            (f"{label}: page-load p95, idle", ms(idle), ""),
-            (f"{label}: signup p95, {SIGNUPS} at once", ms(percentile(measured["signups"], .95)),
-             ""),
-            (f"{label}: page-load p95 during the burst",
-             f"{ms(during)} ({during / idle:.0f}x idle)", "<= 10x idle"),
-        ]  # fmt: skip
-    default, shipped = (percentile(m["signups"], 0.95) for m in crowds.values())
-    result.append(("Burst signup p95, defaults / shipped", f"{default / shipped:.1f}x", ">= 2x"))
+    for clients, interval in PAGE_CLIENT_KINDS:
+        # The issue's targets were set with clients that ask again at once.
+        target = "<= 10x idle" if interval is None else "measured"
+        for label, _, _ in configurations():
+            measured = crowds[label, clients]
+            idle = percentile(measured["idle"], 0.95)
+            during = percentile(measured["during"], 0.95)
+            signups = ms(percentile(measured["signups"], 0.95))
+            if measured["turned away"]:
+                signups += f" ({measured['turned away']} asked to try again)"
+            result += [
+                (f"{label}, {clients}: page-load p95, idle", ms(idle), ""),
+                (f"{label}, {clients}: signup p95, {SIGNUPS} at once", signups, ""),
+                (f"{label}, {clients}: page-load p95 during the burst",
+                 f"{ms(during)} ({during / idle:.0f}x idle)", target),
+            ]  # fmt: skip
+        default, shipped = (
+            percentile(crowds[label, clients]["signups"], 0.95) for label, _, _ in configurations()
+        )
+        result.append(
+            (f"Burst signup p95, defaults / shipped, {clients}", f"{default / shipped:.1f}x",
+             ">= 2x" if interval is None else "measured")
+        )  # fmt: skip
 
     labels = list(rates)
     for path, logged_in in THROUGHPUT_PAGES:
