@@ -7,6 +7,13 @@ shares the cores with them, cheap pages included, and memory grows by 100 MiB fo
 Here a hash beyond PASSWORD_HASHING_CONCURRENCY waits for its turn, asleep, so the
 threads serving other pages keep the CPU they need, and memory stays bounded.
 
+A request waiting for its turn still holds a web thread, and gunicorn hands requests to
+threads in arrival order: if every thread waited, pages would queue behind the crowd.
+So the line is short and the wait is bounded. At most PASSWORD_HASHING_QUEUE requests
+per process hash or wait (fewer than its threads), and none waits longer than
+PASSWORD_HASHING_TIMEOUT seconds. Past either, HashingBusy: the visitor is asked to try
+again in a moment (accounts/middleware.py), and the thread goes back to serving pages.
+
 The algorithms and their stored format are Django's own: a hash made here verifies
 with Django's hashers, and the other way round.
 """
@@ -21,8 +28,12 @@ from django.contrib.auth import hashers
 _holding = threading.local()
 
 
+class HashingBusy(Exception):
+    """The line to hash in this process is full, or the turn didn't come in time."""
+
+
 @cache
-def _turns(size: int) -> threading.BoundedSemaphore:
+def _semaphore(purpose: str, size: int) -> threading.BoundedSemaphore:
     return threading.BoundedSemaphore(size)
 
 
@@ -32,12 +43,21 @@ def turn():
     if getattr(_holding, "turn", False):
         yield
         return
-    with _turns(settings.PASSWORD_HASHING_CONCURRENCY):
+    line = _semaphore("line", settings.PASSWORD_HASHING_QUEUE)
+    if not line.acquire(blocking=False):
+        raise HashingBusy("the line to hash a password is full")
+    try:
+        turns = _semaphore("turns", settings.PASSWORD_HASHING_CONCURRENCY)
+        if not turns.acquire(timeout=settings.PASSWORD_HASHING_TIMEOUT):
+            raise HashingBusy("no turn to hash a password came in time")
         _holding.turn = True
         try:
             yield
         finally:
             _holding.turn = False
+            turns.release()
+    finally:
+        line.release()
 
 
 class TakesTurns:

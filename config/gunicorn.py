@@ -16,9 +16,12 @@ workers = int(os.environ.get("WEB_CONCURRENCY", getattr(os, "process_cpu_count",
 worker_class = "gthread"
 # Many threads, because a burst of logins must not take them all: a request waits for a
 # free thread in arrival order, behind any slow ones. Those mostly sleep, waiting their
-# turn to hash (accounts/hashers.py), so idle threads cost little CPU. Each thread may
-# keep a database connection open: a machine holds up to WEB_CONCURRENCY x WEB_THREADS.
-threads = int(os.environ.get("WEB_THREADS", "16"))
+# turn to hash (accounts/hashers.py), so idle threads cost little CPU; and at most
+# WEB_THREADS - 2 of them wait to hash (PASSWORD_HASHING_QUEUE reads this variable too).
+# 32, not 16: a burst's connections don't split evenly between processes (one took 31
+# of 40 in bench/web.py). Each thread may keep a database connection open once it has
+# used one: a machine holds up to WEB_CONCURRENCY x WEB_THREADS (docs/web.md).
+threads = int(os.environ.get("WEB_THREADS", "32"))
 
 # For gthread workers this is not a per-request limit as it is for sync workers: the
 # worker's main thread reports to the arbiter every second while requests run on the

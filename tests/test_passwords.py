@@ -5,12 +5,13 @@ The test settings use a fast hasher, so these tests switch to the shipped list.
 
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 from django.contrib.auth.hashers import make_password
 from django.urls import reverse
 
-from accounts.hashers import TakesTurns
+from accounts.hashers import TakesTurns, turn
 from accounts.models import User
 from config.settings import base
 
@@ -105,3 +106,61 @@ def test_a_process_runs_one_hash_at_a_time_however_many_threads_ask(settings):
 
     assert not any(login.is_alive() for login in logins), "a nested turn deadlocked"
     assert hasher.most_at_once == 1
+
+
+@contextmanager
+def another_request_hashing():
+    """Another thread holds this process's only turn to hash until the block ends."""
+    holding, done = threading.Event(), threading.Event()
+
+    def hash_until_done():
+        with turn():
+            holding.set()
+            done.wait(10)
+
+    other = threading.Thread(target=hash_until_done, daemon=True)
+    other.start()
+    holding.wait(10)
+    try:
+        yield
+    finally:
+        done.set()
+        other.join()
+
+
+def test_a_login_that_waits_too_long_for_its_turn_is_asked_to_try_again(
+    client, pbkdf2_member, settings
+):
+    settings.PASSWORD_HASHING_TIMEOUT = 0.05
+    with another_request_hashing():
+        busy = log_in(client, PASSWORD)
+
+    assert busy.status_code == 503
+    assert busy["Retry-After"] == "5"
+    assert "Nothing was saved" in busy.text
+    assert "_auth_user_id" not in client.session
+    assert log_in(client, PASSWORD).status_code == 302
+
+
+def test_a_busy_signup_saves_nothing(db, shipped_hashers, signup, settings):
+    settings.PASSWORD_HASHING_TIMEOUT = 0.05
+    with another_request_hashing():
+        busy = signup("new@example.com")
+
+    assert busy.status_code == 503
+    assert not User.objects.filter(email="new@example.com").exists()
+    assert signup("new@example.com").status_code == 302
+
+
+def test_when_the_line_to_hash_is_full_a_login_is_turned_away_at_once(
+    client, pbkdf2_member, settings
+):
+    # Waiting would hold a web thread that pages need: with the line full (one place,
+    # taken), the login doesn't wait out its time-out, however long that is.
+    settings.PASSWORD_HASHING_QUEUE = 1
+    settings.PASSWORD_HASHING_TIMEOUT = 60
+    with another_request_hashing():
+        busy = log_in(client, PASSWORD)
+
+    assert busy.status_code == 503
+    assert log_in(client, PASSWORD).status_code == 302

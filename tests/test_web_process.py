@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 import urllib.parse
+from contextlib import contextmanager
 
 import pytest
 
@@ -37,8 +38,9 @@ def answers(port) -> bool:
         return False
 
 
-@pytest.fixture
-def web(tmp_path):
+@contextmanager
+def web_process(tmp_path, **env):
+    """The Procfile's web line with 2 processes; yields its port and process."""
     database = TemporaryDatabase(tmp_path, os.environ.get("DATABASE_URL"))
     port = free_port()
     processes = Processes(
@@ -49,6 +51,7 @@ def web(tmp_path):
         # Each login comes from its own address, as a crowd would, so a per-client
         # throttle lets them all through to the hasher.
         TRUSTED_PROXY_COUNT="1",
+        **env,
     )
     try:
         processes.release()
@@ -59,6 +62,12 @@ def web(tmp_path):
         processes.stop_all()
         database.drop()
     assert process.popen.returncode == 0, process.output
+
+
+@pytest.fixture
+def web(tmp_path):
+    with web_process(tmp_path) as started:
+        yield started
 
 
 def crowd_of_logins(port, count):
@@ -132,3 +141,19 @@ def test_sigterm_lets_the_logins_in_progress_finish(web):
 
     assert answered == [200] * 6
     assert process.wait() == 0
+
+
+def test_a_crowd_longer_than_the_line_to_hash_is_asked_to_try_again(tmp_path):
+    # 8 threads per process, so a line of 6: a crowd of 32 can't take every thread.
+    with web_process(tmp_path, WEB_THREADS="8") as (port, _):
+        crowd, answered = crowd_of_logins(port, 32)
+        healthz = get(port, "/healthz")
+        hashed_before_healthz = answered.count(200)
+        for login in crowd:
+            login.join(timeout=120)
+
+    assert healthz.status == 200
+    assert set(answered) == {200, 503}
+    # Without the line, 16 logins would wait in the threads and 16 more in the queue
+    # ahead of /healthz; with it, those beyond the line are turned away at once.
+    assert hashed_before_healthz < 8, f"/healthz came after {hashed_before_healthz} logins"

@@ -4,6 +4,7 @@ Each environment module (dev.py, test.py, prod.py) imports this one and changes 
 what differs: the database, where mail goes, and which Tasks backend runs the tasks.
 """
 
+import os
 from pathlib import Path
 
 from django.utils.csp import CSP
@@ -39,6 +40,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.middleware.HashingBusyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -101,6 +103,12 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
 PASSWORD_HASHING_CONCURRENCY = 1
+# A request waiting for its turn holds one of the WEB_THREADS threads of its web process
+# (config/gunicorn.py reads the same variable). At most PASSWORD_HASHING_QUEUE of them
+# hash or wait at once, so 2 threads are always left for every other page; past that, or
+# after waiting PASSWORD_HASHING_TIMEOUT seconds, the visitor gets "busy, try again".
+PASSWORD_HASHING_QUEUE = max(1, int(os.environ.get("WEB_THREADS", "32")) - 2)
+PASSWORD_HASHING_TIMEOUT = 20
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
