@@ -1,9 +1,11 @@
 from functools import partial
 
+from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from . import devices
 from .models import Profile, User
 from .tasks import update_search_entry
 
@@ -17,3 +19,10 @@ def reindex_member(sender, instance, update_fields, **kwargs):
         return
     if Profile.objects.filter(user_id=instance.pk).exists():
         transaction.on_commit(partial(update_search_entry.enqueue, instance.pk))
+
+
+@receiver(user_logged_in)
+def remember_device(sender, request, user, **kwargs):
+    """Every login, at the site or at /admin/, makes the browser a known device for the
+    account: guessers filling the account's login cap don't keep it out."""
+    devices.remember(request, user)

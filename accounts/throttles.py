@@ -6,12 +6,13 @@ password hash, an email) and never after it.
 
 from django.conf import settings
 
+from .devices import known_device
 from .ratelimit import allow, client_address, forget
 
 
 def login_allowed(request, email: str) -> bool:
     """A password guess, at the login pages or when confirming: per client, per account from
-    that client, and per account from everywhere.
+    that client, and per account from everywhere (or, from a known device, per device).
 
     An account's budget is counted per client first, so a stranger guessing at someone's
     password uses up only their own share and the owner, from their own address, still
@@ -21,13 +22,21 @@ def login_allowed(request, email: str) -> bool:
     limits = settings.LOGIN_RATE_LIMIT
     window = limits["window_seconds"]
     client, account = client_address(request), email.strip().lower()
-    return (
+    if not (
         allow("login-client", client, limits["per_client"], window)
         and allow(
             "login-account-client", f"{account} {client}", limits["per_account_and_client"], window
         )
-        and allow("login-account", account, limits["per_account"], window)
-    )
+    ):
+        return False
+    # Ten addresses spending their shares fill the account-wide cap, for the owner too, so
+    # a browser that has logged in to the account before is counted on its own instead.
+    # A copied cookie is one device wherever it is used from: one client's share, then
+    # the cap like everyone else.
+    device = known_device(request, account)
+    if device and allow("login-device", device, limits["per_account_and_client"], window):
+        return True
+    return allow("login-account", account, limits["per_account"], window)
 
 
 def forget_login_attempts(email: str) -> None:

@@ -12,7 +12,7 @@ from django.views.generic import FormView, ListView, TemplateView, UpdateView, V
 
 from worker import retries
 
-from . import search, signals, throttles
+from . import devices, search, signals, throttles
 from .durations import durations
 from .forms import (
     ConfirmEmailForm,
@@ -142,6 +142,8 @@ class ConfirmEmailView(View):
         if not form.is_valid():
             status = 429 if form.has_error("password", "throttled") else 200
             return self.page(form, status=status)
+        # The password was right: this browser is the owner's.
+        devices.remember(request, user)
         if not form.save():  # Another click on the same link got there first.
             return self.failed("used", status=200)
         messages.success(request, "Your email address is confirmed. You can log in now.")
@@ -221,6 +223,11 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     # logged in with, and Django refuses one that no longer matches.
     form_class = ResetPasswordForm
     success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_valid(self, form):
+        # The mailed link proved the mailbox: this browser is the owner's.
+        devices.remember(self.request, form.user)
+        return super().form_valid(form)
 
 
 class ProfileView(LoginRequiredMixin, UpdateView):

@@ -1,9 +1,15 @@
-"""Password guessing, tried as an attacker would: at the site's login and at /admin/."""
+"""Password guessing, tried as an attacker would: at the site's login and at /admin/, and
+from many addresses at once against the owner's known device."""
+
+import time
 
 import pytest
-from django.core import mail
+from django.core import mail, signing
 from django.test import Client
 from django.urls import reverse
+
+from accounts.devices import COOKIE_NAME, account_hash
+from accounts.tokens import make_token
 
 from .conftest import PASSWORD
 from .test_password_reset import NEW_PASSWORD, ask_for_reset, reset_link, set_password
@@ -143,3 +149,172 @@ def test_an_ipv6_client_hopping_addresses_in_its_64_is_one_client(make_user, set
     owner = Client()
     response = log_in(owner, "/accounts/login/", "ann@example.com", PASSWORD, "2001:db8:1:3::1")
     assert response.status_code == 302
+
+
+def fill_account_cap(email, settings):
+    """Spend an account's whole budget the way a spread-out guesser does: each address
+    stays within its own share, so no per-client limit ever stops them."""
+    limits = settings.LOGIN_RATE_LIMIT
+    share = limits["per_account_and_client"]
+    for n in range(limits["per_account"] // share):
+        guesser = Client()
+        for _ in range(share):
+            log_in(guesser, "/accounts/login/", email, "guess", f"203.0.113.{n}")
+
+
+def test_the_owner_on_a_known_device_gets_in_while_many_addresses_fill_the_account_cap(
+    make_user, settings
+):
+    user = make_user("ann@example.com", confirmed=True)
+    owner = Client()
+    assert log_in(owner, "/accounts/login/", "ann@example.com", PASSWORD, OWNER).status_code == 302
+    owner.post("/accounts/logout/")
+
+    # Ten addresses, ten guesses each: the account-wide cap (100) is full.
+    fill_account_cap("ann@example.com", settings)
+
+    # From a browser that never logged in, even the owner's address is throttled...
+    response = log_in(Client(), "/accounts/login/", "ann@example.com", PASSWORD, OWNER)
+    assert response.status_code == 429
+    # ...but the browser the owner logged in with before still gets in.
+    response = log_in(owner, "/accounts/login/", "ann@example.com", PASSWORD, OWNER)
+    assert response.status_code == 302
+    assert owner.session["_auth_user_id"] == str(user.pk)
+
+
+@pytest.mark.parametrize("way", ["admin login", "confirmation page", "password reset"])
+def test_every_way_of_proving_the_password_makes_the_browser_a_known_device(
+    make_user, settings, django_capture_on_commit_callbacks, way
+):
+    settings.LOGIN_RATE_LIMIT = {**settings.LOGIN_RATE_LIMIT, "per_account": 20}
+    user = make_user("ann@example.com", confirmed=way != "confirmation page")
+    user.is_staff = True
+    user.save()
+    owner, password = Client(), PASSWORD
+    if way == "admin login":
+        assert log_in(owner, "/admin/login/", "ann@example.com", PASSWORD, OWNER).status_code == 302
+    elif way == "confirmation page":
+        token = make_token(user)
+        response = owner.post(
+            f"/accounts/confirm/{token}/", {"password": PASSWORD}, REMOTE_ADDR=OWNER
+        )
+        assert response.status_code == 302
+    else:
+        with django_capture_on_commit_callbacks(execute=True):
+            ask_for_reset(owner, "ann@example.com", OWNER)
+        assert set_password(owner, reset_link(mail.outbox[-1])).status_code == 302
+        password = NEW_PASSWORD
+    owner.post("/accounts/logout/")
+
+    fill_account_cap("ann@example.com", settings)
+
+    assert (
+        log_in(Client(), "/accounts/login/", "ann@example.com", password, OWNER).status_code == 429
+    )
+    assert log_in(owner, "/accounts/login/", "ann@example.com", password, OWNER).status_code == 302
+
+
+def test_a_wrong_password_makes_no_known_device(make_user, settings):
+    make_user("ann@example.com", confirmed=True)
+    guesser = Client()
+
+    response = log_in(guesser, "/accounts/login/", "ann@example.com", "guess", OWNER)
+
+    assert COOKIE_NAME not in response.cookies
+    fill_account_cap("ann@example.com", settings)
+    assert (
+        log_in(guesser, "/accounts/login/", "ann@example.com", PASSWORD, OWNER).status_code == 429
+    )
+
+
+def test_the_known_device_cookie_is_hidden_from_scripts_and_outlives_logout(make_user, settings):
+    make_user("ann@example.com", confirmed=True)
+    owner = Client()
+
+    cookie = log_in(owner, "/accounts/login/", "ann@example.com", PASSWORD, OWNER).cookies[
+        COOKIE_NAME
+    ]
+
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
+    assert cookie["max-age"] == settings.KNOWN_DEVICE_COOKIE_AGE
+    assert "ann@example.com" not in cookie.value
+    assert not cookie["secure"]  # Tests run over plain HTTP, like development.
+    # Logging out ends the session, not the browser's standing as a known device.
+    assert COOKIE_NAME not in owner.post("/accounts/logout/").cookies
+    assert owner.cookies[COOKIE_NAME].value == cookie.value
+    # Production sends the session cookie over HTTPS only, and this one with it.
+    settings.SESSION_COOKIE_SECURE = True
+    response = log_in(Client(), "/accounts/login/", "ann@example.com", PASSWORD, OWNER)
+    assert response.cookies[COOKIE_NAME]["secure"]
+
+
+def test_a_cookie_for_another_account_or_a_forged_one_exempts_nothing(make_user, settings):
+    make_user("ann@example.com", confirmed=True)
+    make_user("mallory@example.com", confirmed=True)
+    # The attacker logs in to an account of their own: a genuine cookie, for Mallory.
+    attacker = Client()
+    assert log_in(attacker, "/accounts/login/", "mallory@example.com", PASSWORD).status_code == 302
+    own = attacker.cookies[COOKIE_NAME].value
+    # ...and, having read this code, puts Ann's hash where Mallory's was.
+    _, timestamp, signature = own.split(":")
+    forged = f"{account_hash('ann@example.com')}:{timestamp}:{signature}"
+    fill_account_cap("ann@example.com", settings)
+
+    for n, cookie in enumerate([own, forged, "garbage", ""]):
+        client = Client()
+        client.cookies[COOKIE_NAME] = cookie
+        response = log_in(client, "/accounts/login/", "ann@example.com", PASSWORD, f"192.0.2.{n}")
+        assert response.status_code == 429
+
+
+def test_a_known_device_is_forgotten_after_the_cookie_age(make_user, settings, monkeypatch):
+    make_user("ann@example.com", confirmed=True)
+    owner = Client()
+    long_ago = time.time() - settings.KNOWN_DEVICE_COOKIE_AGE - 1
+    monkeypatch.setattr(signing.time, "time", lambda: long_ago)
+    assert log_in(owner, "/accounts/login/", "ann@example.com", PASSWORD, OWNER).status_code == 302
+    monkeypatch.undo()
+    owner.post("/accounts/logout/")
+
+    fill_account_cap("ann@example.com", settings)
+
+    assert log_in(owner, "/accounts/login/", "ann@example.com", PASSWORD, OWNER).status_code == 429
+
+
+def test_a_known_device_still_has_only_one_clients_share_of_guesses(make_user, settings):
+    make_user("ann@example.com", confirmed=True)
+    owner = Client()
+    log_in(owner, "/accounts/login/", "ann@example.com", PASSWORD, OWNER)
+    thief = Client()  # Has copied the owner's cookie.
+    thief.cookies[COOKIE_NAME] = owner.cookies[COOKIE_NAME].value
+    share = settings.LOGIN_RATE_LIMIT["per_account_and_client"]
+
+    statuses = [
+        log_in(thief, "/accounts/login/", "ann@example.com", f"guess-{n}").status_code
+        for n in range(share + 1)
+    ]
+
+    assert statuses == [200] * share + [429]
+
+
+def test_a_copied_cookie_is_one_device_wherever_it_is_used_from(make_user, settings):
+    make_user("ann@example.com", confirmed=True)
+    owner = Client()
+    log_in(owner, "/accounts/login/", "ann@example.com", PASSWORD, OWNER)
+    cookie = owner.cookies[COOKIE_NAME].value
+    fill_account_cap("ann@example.com", settings)
+    share = settings.LOGIN_RATE_LIMIT["per_account_and_client"]
+
+    statuses = []
+    for n in range(2 * share):  # One guess from each of many addresses, with the cookie.
+        thief = Client()
+        thief.cookies[COOKIE_NAME] = cookie
+        statuses.append(
+            log_in(
+                thief, "/accounts/login/", "ann@example.com", "guess", f"192.0.2.{n}"
+            ).status_code
+        )
+
+    # One client's share in all, then the account-wide cap, which the guessers filled.
+    assert statuses == [200] * share + [429] * share

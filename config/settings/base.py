@@ -38,6 +38,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.devices.KnownDeviceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.HashingBusyMiddleware",
@@ -192,6 +193,10 @@ LOGIN_RATE_LIMIT = {
     "per_account": 100,
     "window_seconds": 15 * 60,
 }
+# A browser that logged in to an account is its known device for this long (a signed
+# cookie, renewed at each login): it gets a share of its own instead of the account-wide
+# cap, so guesses from many addresses don't keep the owner out (accounts/devices.py).
+KNOWN_DEVICE_COOKIE_AGE = 90 * 24 * 60 * 60
 SIGNUP_RATE_LIMIT = {"per_client": 10, "window_seconds": 60 * 60}
 # Profile saves per member: each one is an event delivered to the member's webhooks.
 PROFILE_SAVE_RATE_LIMIT = {"per_member": 30, "window_seconds": 60 * 60}
