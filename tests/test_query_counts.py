@@ -16,7 +16,8 @@ from notifications.models import Delivery, Endpoint, Event
 
 # Page -> queries it makes, whatever the number of rows. Logged in, two of them are
 # Django's own: the session and the user. The directory counts nothing: it fetches one
-# row more than a page shows to know whether there is a next page.
+# row more than a page shows to know whether there is a next page. An endpoint's page
+# reads the endpoint, then its deliveries: docs/web.md says why that stays two queries.
 QUERIES = {
     "home, anonymous": 0,
     "login": 0,
