@@ -5,10 +5,11 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
 from django.forms.forms import NON_FIELD_ERRORS
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.tasks import TaskResultStatus
 from django.urls import reverse_lazy
-from django.views.generic import FormView, ListView, TemplateView, UpdateView, View
+from django.views.generic import FormView, TemplateView, UpdateView, View
 
 from worker import retries
 
@@ -257,21 +258,45 @@ class ProfileView(LoginRequiredMixin, UpdateView):
         return redirect(self.success_url)
 
 
-class PeopleView(LoginRequiredMixin, ListView):
-    """The member directory. It reads only the search index, which the worker keeps."""
+class PeopleView(LoginRequiredMixin, TemplateView):
+    """The member directory. It reads only the search index, which the worker keeps.
+
+    A page links to the one before and the one after, and says nothing of how many there
+    are: that total would be a COUNT of every match on every visit, a second scan of what
+    the page query has just read. One row more than a page shows tells whether there is
+    a next.
+    """
 
     template_name = "accounts/people.html"
-    context_object_name = "entries"
-    paginate_by = 20
-
-    def get_queryset(self):
-        self.form = PeopleSearchForm(self.request.GET)
-        if not self.form.is_valid():
-            return SearchEntry.objects.none()
-        query = self.form.cleaned_data["q"].strip()
-        if not query:
-            return SearchEntry.objects.order_by("display_name")
-        return search.search(query)
+    per_page = 20
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(form=self.form, **kwargs)
+        page = self.page_number()
+        form = PeopleSearchForm(self.request.GET)
+        if not form.is_valid():
+            return super().get_context_data(form=form, **kwargs)
+        query = form.cleaned_data["q"].strip()
+        entries = search.search(query) if query else SearchEntry.objects.order_by("display_name")
+        start = (page - 1) * self.per_page
+        entries = list(entries[start : start + self.per_page + 1])
+        if not entries and page > 1:
+            raise Http404("There is no such page of results.")
+        return super().get_context_data(
+            form=form,
+            entries=entries[: self.per_page],
+            page=page,
+            previous_page=page - 1 if page > 1 else None,
+            next_page=page + 1 if len(entries) > self.per_page else None,
+            **kwargs,
+        )
+
+    def page_number(self) -> int:
+        try:
+            page = int(self.request.GET.get("page") or 1)
+        except ValueError:
+            raise Http404("The page must be a number.") from None
+        # Beyond this the row offset would not fit SQL's 64-bit integers: an error from
+        # the database, not an empty page.
+        if not 1 <= page <= 2**63 // self.per_page:
+            raise Http404("There is no such page of results.")
+        return page

@@ -166,6 +166,24 @@ def test_directory_pages_through_results(client, member):
     first = client.get(reverse("people")).text
     second = client.get(reverse("people"), {"page": 2}).text
 
-    assert first.count("Page 1 of 2") == 2  # The pagination partial, above and below.
-    assert "Person 00" in first and "Person 24" not in first
-    assert "Person 24" in second
+    # The pagination partial, above and below the results.
+    assert first.count('page=2">Next</a>') == 2 and "Previous" not in first
+    assert second.count('page=1">Previous</a>') == 2 and "Next" not in second
+    assert "Person 00" in first and "Person 19" in first and "Person 20" not in first
+    assert "Person 20" in second and "Person 24" in second
+    assert client.get(reverse("people"), {"page": 3}).status_code == 404
+
+
+def test_a_directory_of_one_page_has_no_page_links(client, member):
+    for n in range(20):
+        ProfileFactory(display_name=f"Person {n:02d}")
+    search.rebuild_entries(Profile.objects.values_list("user_id", flat=True))
+
+    page = client.get(reverse("people")).text
+
+    assert "Person 19" in page and "Page 1" not in page
+
+
+@pytest.mark.parametrize("page", ["x", "0", "-1", str(2**63 // 20), str(2**63), "9" * 40])
+def test_a_page_number_that_cannot_exist_is_not_found(client, member, page):
+    assert client.get(reverse("people"), {"page": page}).status_code == 404
