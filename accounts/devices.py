@@ -11,9 +11,8 @@ The cookie holds a hash of the account's address, signed with SECRET_KEY and tim
 for an attacker's own account exempts no other. It outlives logout: that is its point.
 """
 
-import hashlib
-
 from django.conf import settings
+from django.utils.crypto import salted_hmac
 
 COOKIE_NAME = "known_device"
 SALT = "accounts.known-device"
@@ -28,7 +27,7 @@ def remember(request, user) -> None:
     request.known_device_for = user.email
 
 
-def known_device(request, email: str) -> str | None:
+def known_device_key(request, email: str) -> str | None:
     """The cookie showing this browser has logged in to `email`'s account, or None.
 
     A cookie that is forged, expired, or for another account is None: no exemption.
@@ -40,8 +39,9 @@ def known_device(request, email: str) -> str | None:
 
 
 def account_hash(email: str) -> str:
-    # Not the address itself: a signed cookie is readable, and need not say whose it is.
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    # Not the address, nor a plain hash of it: a signed cookie is readable, and one seen
+    # on a shared computer must not confirm a guessed address. Keyed with SECRET_KEY.
+    return salted_hmac(SALT, email.strip().lower(), algorithm="sha256").hexdigest()
 
 
 class KnownDeviceMiddleware:

@@ -9,7 +9,7 @@ threads serving other pages keep the CPU they need, and memory stays bounded.
 
 A request waiting for its turn still holds a web thread, and gunicorn hands requests to
 threads in arrival order: if every thread waited, pages would queue behind the crowd.
-So the line is short and the wait is bounded. At most PASSWORD_HASHING_QUEUE requests
+So the line is short and the wait is bounded. At most PASSWORD_HASHING_LINE requests
 per process hash or wait (fewer than its threads), and none waits longer than
 PASSWORD_HASHING_TIMEOUT seconds. Past either, HashingBusy: the visitor is asked to try
 again in a moment (accounts/middleware.py), and the thread goes back to serving pages.
@@ -39,11 +39,14 @@ def _semaphore(purpose: str, size: int) -> threading.BoundedSemaphore:
 
 @contextmanager
 def turn():
-    """Wait for a free hashing slot in this process; re-entrant within a thread."""
+    """Wait for a free hashing slot in this process; re-entrant within a thread.
+
+    Raises HashingBusy when the line is full or the slot doesn't come in time.
+    """
     if getattr(_holding, "turn", False):
         yield
         return
-    line = _semaphore("line", settings.PASSWORD_HASHING_QUEUE)
+    line = _semaphore("line", settings.PASSWORD_HASHING_LINE)
     if not line.acquire(blocking=False):
         raise HashingBusy("the line to hash a password is full")
     try:

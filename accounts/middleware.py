@@ -1,8 +1,9 @@
-"""A request that waited too long for its turn to hash a password gets a page saying so."""
+"""A request that found no place to hash a password gets a page saying so."""
 
 import logging
 
 from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
 
 from .hashers import HashingBusy
 
@@ -15,7 +16,8 @@ class HashingBusyMiddleware:
     """Turn HashingBusy (accounts/hashers.py) into a 503 that asks the visitor to retry.
 
     The hash comes before anything is saved (Django sets a password on the user before
-    saving it), so nothing is half-written: the visitor sends the same form again.
+    saving it), so nothing is half-written: the visitor sends the same form again. The
+    attempt has been counted by the login or signup throttle, like any other.
     """
 
     def __init__(self, get_response):
@@ -27,7 +29,10 @@ class HashingBusyMiddleware:
     def process_exception(self, request, exception):
         if not isinstance(exception, HashingBusy):
             return None
-        logger.warning("Busy, answered 503 to %s: %s", request.path, exception)
+        # The view's name, not the path: a confirmation link's path holds its token.
+        view = request.resolver_match.view_name if request.resolver_match else "?"
+        logger.warning("Busy: answered 503 to %s (%s)", view, exception)
         response = render(request, "busy.html", status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        add_never_cache_headers(response)
         return response

@@ -6,7 +6,7 @@ password hash, an email) and never after it.
 
 from django.conf import settings
 
-from .devices import known_device
+from .devices import known_device_key
 from .ratelimit import allow, client_address, forget
 
 
@@ -33,8 +33,8 @@ def login_allowed(request, email: str) -> bool:
     # a browser that has logged in to the account before is counted on its own instead.
     # A copied cookie is one device wherever it is used from: one client's share, then
     # the cap like everyone else.
-    device = known_device(request, account)
-    if device and allow("login-device", device, limits["per_account_and_client"], window):
+    device = known_device_key(request, account)
+    if device and allow("login-device", device, limits["per_known_device"], window):
         return True
     return allow("login-account", account, limits["per_account"], window)
 

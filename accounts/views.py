@@ -226,9 +226,11 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     success_url = reverse_lazy("accounts:password_reset_complete")
 
     def form_valid(self, form):
-        # The mailed link proved the mailbox: this browser is the owner's.
+        response = super().form_valid(form)
+        # The mailed link proved the mailbox, and the new password is set: this browser
+        # is the owner's.
         devices.remember(self.request, form.user)
-        return super().form_valid(form)
+        return response
 
 
 class ProfileView(LoginRequiredMixin, UpdateView):

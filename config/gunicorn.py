@@ -17,7 +17,7 @@ worker_class = "gthread"
 # Many threads, because a burst of logins must not take them all: a request waits for a
 # free thread in arrival order, behind any slow ones. Those mostly sleep, waiting their
 # turn to hash (accounts/hashers.py), so idle threads cost little CPU; and at most
-# WEB_THREADS - 2 of them wait to hash (PASSWORD_HASHING_QUEUE reads this variable too).
+# WEB_THREADS - 2 of them wait to hash (PASSWORD_HASHING_LINE reads this variable too).
 # 32, not 16: a burst's connections don't split evenly between processes (one took 31
 # of 40 in bench/web.py). Each thread may keep a database connection open once it has
 # used one: a machine holds up to WEB_CONCURRENCY x WEB_THREADS (docs/web.md).

@@ -1,6 +1,7 @@
 """Password guessing, tried as an attacker would: at the site's login and at /admin/, and
 from many addresses at once against the owner's known device."""
 
+import hashlib
 import time
 
 import pytest
@@ -304,7 +305,7 @@ def test_a_copied_cookie_is_one_device_wherever_it_is_used_from(make_user, setti
     log_in(owner, "/accounts/login/", "ann@example.com", PASSWORD, OWNER)
     cookie = owner.cookies[COOKIE_NAME].value
     fill_account_cap("ann@example.com", settings)
-    share = settings.LOGIN_RATE_LIMIT["per_account_and_client"]
+    share = settings.LOGIN_RATE_LIMIT["per_known_device"]
 
     statuses = []
     for n in range(2 * share):  # One guess from each of many addresses, with the cookie.
@@ -318,3 +319,13 @@ def test_a_copied_cookie_is_one_device_wherever_it_is_used_from(make_user, setti
 
     # One client's share in all, then the account-wide cap, which the guessers filled.
     assert statuses == [200] * share + [429] * share
+
+
+def test_the_known_device_cookie_does_not_confirm_a_guessed_address(make_user):
+    make_user("ann@example.com", confirmed=True)
+    owner = Client()
+    log_in(owner, "/accounts/login/", "ann@example.com", PASSWORD, OWNER)
+
+    cookie = owner.cookies[COOKIE_NAME].value
+    assert "ann@example.com" not in cookie
+    assert hashlib.sha256(b"ann@example.com").hexdigest() not in cookie

@@ -137,6 +137,7 @@ def test_a_login_that_waits_too_long_for_its_turn_is_asked_to_try_again(
 
     assert busy.status_code == 503
     assert busy["Retry-After"] == "5"
+    assert "no-store" in busy["Cache-Control"]
     assert "Nothing was saved" in busy.text
     assert "_auth_user_id" not in client.session
     assert log_in(client, PASSWORD).status_code == 302
@@ -157,7 +158,7 @@ def test_when_the_line_to_hash_is_full_a_login_is_turned_away_at_once(
 ):
     # Waiting would hold a web thread that pages need: with the line full (one place,
     # taken), the login doesn't wait out its time-out, however long that is.
-    settings.PASSWORD_HASHING_QUEUE = 1
+    settings.PASSWORD_HASHING_LINE = 1
     settings.PASSWORD_HASHING_TIMEOUT = 60
     with another_request_hashing():
         busy = log_in(client, PASSWORD)

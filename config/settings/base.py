@@ -105,10 +105,10 @@ PASSWORD_HASHERS = [
 ]
 PASSWORD_HASHING_CONCURRENCY = 1
 # A request waiting for its turn holds one of the WEB_THREADS threads of its web process
-# (config/gunicorn.py reads the same variable). At most PASSWORD_HASHING_QUEUE of them
+# (config/gunicorn.py reads the same variable). At most PASSWORD_HASHING_LINE of them
 # hash or wait at once, so 2 threads are always left for every other page; past that, or
 # after waiting PASSWORD_HASHING_TIMEOUT seconds, the visitor gets "busy, try again".
-PASSWORD_HASHING_QUEUE = max(1, int(os.environ.get("WEB_THREADS", "32")) - 2)
+PASSWORD_HASHING_LINE = max(1, int(os.environ.get("WEB_THREADS", "32")) - 2)
 PASSWORD_HASHING_TIMEOUT = 20
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -191,6 +191,7 @@ LOGIN_RATE_LIMIT = {
     "per_client": 30,
     "per_account_and_client": 10,
     "per_account": 100,
+    "per_known_device": 10,
     "window_seconds": 15 * 60,
 }
 # A browser that logged in to an account is its known device for this long (a signed
