@@ -44,7 +44,8 @@ class Delivery(models.Model):
     """One event for one endpoint, and the state of getting it there.
 
     This row, not the task result, is the record: task results may be pruned, a delivery
-    keeps its attempts, last answer and next attempt until it is deleted with its endpoint.
+    keeps its attempts, last answer and next attempt until it is deleted with its endpoint
+    or, finished, pruned after WEBHOOKS_DELIVERY_RETENTION_DAYS (tasks.prune_deliveries).
     """
 
     class Status(models.TextChoices):
@@ -77,6 +78,8 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         verbose_name_plural = "deliveries"
+        # An endpoint's page and its log's polling read its latest deliveries.
+        indexes = [models.Index(fields=["endpoint", "-created_at"], name="delivery_latest")]
 
     def __str__(self):
         return f"{self.event} to {self.endpoint}"

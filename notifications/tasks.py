@@ -1,4 +1,5 @@
-"""The webhook tasks: one attempt at a delivery, and the sweep that finds lost ones.
+"""The webhook tasks: one attempt at a delivery, the sweep that finds lost ones, and the
+pruning of old ones.
 
 The delivery rows are the record and the schedule; a task is only a wake-up call for one
 of them. So a duplicate task is harmless (an attempt claims its delivery under a row lock
@@ -125,3 +126,21 @@ def sweep_deliveries() -> str:
             if delivery.next_attempt_at is not None:
                 enqueue_next_attempt(delivery)
     return f"rescheduled {rescheduled}, requeued {requeued}"
+
+
+@cron("43 * * * *")
+@task(queue_name="default")
+def prune_deliveries() -> str:
+    """Delete finished deliveries older than WEBHOOKS_DELIVERY_RETENTION_DAYS.
+
+    Every event makes a row per endpoint, and an endpoint's page shows only its latest
+    50: without this each endpoint's history grows for as long as the site runs. Pending
+    ones stay, however old, since they are still being delivered. Hourly, so each run
+    deletes about an hour's worth.
+    """
+    cutoff = timezone.now() - timedelta(days=settings.WEBHOOKS_DELIVERY_RETENTION_DAYS)
+    finished = Delivery.objects.filter(created_at__lt=cutoff).exclude(
+        status=Delivery.Status.PENDING
+    )
+    deleted, _ = finished.delete()
+    return f"deleted {deleted}"
