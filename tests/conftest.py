@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from django.conf import settings
 from django.core.cache import cache
@@ -7,6 +9,20 @@ from django.urls import reverse
 from accounts.models import User
 
 from .factories import PASSWORD
+
+BROWSER_TESTS = Path(__file__).parent / "e2e"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Browser tests last, whatever order pytest's fixture grouping chose.
+
+    Playwright's sync API keeps an event loop running in the main thread from the first
+    browser test to the end of the session, and Django refuses database queries while
+    one runs (SynchronousOnlyOperation): a test after them would fail for no fault of
+    its own.
+    """
+    items.sort(key=lambda item: item.path.is_relative_to(BROWSER_TESTS))
 
 
 @pytest.fixture(autouse=True)
