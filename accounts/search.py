@@ -66,9 +66,9 @@ def search(query: str) -> QuerySet[SearchEntry]:
         return (
             SearchEntry.objects.filter(vector=terms)
             .annotate(rank=SearchRank(F("vector"), terms))
-            .order_by("-rank", "display_name")
+            .order_by("-rank", "display_name", "user_id")
         )
     matches = Q()
     for word in query.lower().split():
         matches &= Q(document__contains=word)
-    return SearchEntry.objects.filter(matches).order_by("display_name")
+    return SearchEntry.objects.filter(matches).order_by("display_name", "user_id")

@@ -278,7 +278,10 @@ class PeopleView(LoginRequiredMixin, TemplateView):
         if not form.is_valid():
             return super().get_context_data(form=form, **kwargs)
         query = form.cleaned_data["q"].strip()
-        entries = search.search(query) if query else SearchEntry.objects.order_by("display_name")
+        # user_id breaks ties between equal names: each page is a query of its own, and
+        # without a total order a member could appear on two pages and another on none.
+        everyone = SearchEntry.objects.order_by("display_name", "user_id")
+        entries = search.search(query) if query else everyone
         start = (page - 1) * self.per_page
         entries = list(entries[start : start + self.per_page + 1])
         if not entries and page > 1:
