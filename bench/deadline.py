@@ -72,7 +72,6 @@ def rows() -> list[tuple[str, str, str]]:
         watchdogs.append(time.perf_counter() - started)
 
     dripping_server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Dripping)
-    dripping_server.daemon_threads = True
     with receiver(dripping_server) as dripping:
         started = time.monotonic()
         try:

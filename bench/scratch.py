@@ -1,8 +1,8 @@
 """What every benchmark module starts from: a scratch PostgreSQL database, the Procfile's
 processes pointed at it, and local receivers on free ports.
 
-The bench keeps its own small versions of these rather than importing from tests/: the
-benchmarks and the tests stay independent of each other.
+The bench never imports from tests/: what both need (the SMTP server, the receivers)
+lives in peers/.
 """
 
 import contextlib
@@ -13,11 +13,12 @@ import shlex
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import psycopg
+
+from peers.serving import Served
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
@@ -105,9 +106,5 @@ def python(*args: str, env: dict) -> str:
 @contextlib.contextmanager
 def receiver(server):
     """Serve a socketserver server (bound to 127.0.0.1 port 0) in a thread; yield its URL."""
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with Served(server) as served:
+        yield f"http://127.0.0.1:{served.port}/hooks"

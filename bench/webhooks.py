@@ -42,7 +42,6 @@ class AnswersInOneSecond(BaseHTTPRequestHandler):
 
 def slow_receiver():
     server = ThreadingHTTPServer(("127.0.0.1", 0), AnswersInOneSecond)
-    server.daemon_threads = True
     server.request_queue_size = 1000
     return scratch.receiver(server)
 

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from .serving import Served
+
 
 @dataclass
 class Answer:
@@ -41,7 +43,7 @@ class Received:
         )
 
 
-class Receiver:
+class Receiver(Served):
     def __init__(self, port: int = 0):
         self.received: list[Received] = []
         self.answers: list[Answer] = []
@@ -67,25 +69,14 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
+        super().__init__(ThreadingHTTPServer(("127.0.0.1", port), Handler))
         self.url = f"http://127.0.0.1:{self.port}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def answer(self, *answers: Answer):
         self.answers.extend(answers)
 
-    def __enter__(self):
-        self.thread.start()
-        return self
 
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class RawReceiver:
+class RawReceiver(Served):
     """A TCP server on 127.0.0.1 that answers every connection with `behave(connection)`:
     for receivers no HTTP server library would play, such as one that drips bytes."""
 
@@ -96,22 +87,12 @@ class RawReceiver:
                 with contextlib.suppress(OSError):
                     behave(self.request)
 
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        super().__init__(socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler))
+        # A dripping conversation may outlast the test: closing doesn't wait for it.
         self.server.block_on_close = False
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def url(self, scheme="http"):
         return f"{scheme}://127.0.0.1:{self.port}/hooks"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class SilentReceiver:

@@ -8,12 +8,13 @@ order, and once they are used up it accepts.
 """
 
 import socketserver
-import threading
 import time
 from email import message_from_bytes, policy
 
+from .serving import Served
 
-class SMTPServer:
+
+class SMTPServer(Served):
     def __init__(self, delay: float = 0.0, refusals: list[str] = ()):
         self.delay = delay
         self.refusals = list(refusals)
@@ -51,15 +52,4 @@ class SMTPServer:
                     else:
                         self.reply("502 Command not implemented")
 
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler))
