@@ -12,18 +12,23 @@ threads in arrival order: if every thread waited, pages would queue behind the c
 So the line is short and the wait is bounded. At most PASSWORD_HASHING_LINE requests
 per process hash or wait (fewer than its threads), and none waits longer than
 PASSWORD_HASHING_TIMEOUT seconds. Past either, HashingBusy: the visitor is asked to try
-again in a moment (accounts/middleware.py), and the thread goes back to serving pages.
+again in a moment (HashingBusyMiddleware, below), and the thread goes back to serving pages.
 
 The algorithms and their stored format are Django's own: a hash made here verifies
 with Django's hashers, and the other way round.
 """
 
+import logging
 import threading
 from contextlib import contextmanager
 from functools import cache
 
 from django.conf import settings
 from django.contrib.auth import hashers
+from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
+
+logger = logging.getLogger(__name__)
 
 _holding = threading.local()
 
@@ -83,3 +88,32 @@ class PBKDF2PasswordHasher(TakesTurns, hashers.PBKDF2PasswordHasher):
 
 class PBKDF2SHA1PasswordHasher(TakesTurns, hashers.PBKDF2SHA1PasswordHasher):
     pass
+
+
+RETRY_AFTER_SECONDS = 5
+
+
+class HashingBusyMiddleware:
+    """Turn HashingBusy into a 503 that asks the visitor to retry.
+
+    The hash comes before anything is saved (Django sets a password on the user before
+    saving it), so nothing is half-written: the visitor sends the same form again. The
+    attempt has been counted by the login or signup throttle, like any other.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, HashingBusy):
+            return None
+        # The view's name, not the path: a confirmation link's path holds its token.
+        view = request.resolver_match.view_name if request.resolver_match else "?"
+        logger.warning("Busy: answered 503 to %s (%s)", view, exception)
+        response = render(request, "busy.html", status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        add_never_cache_headers(response)
+        return response

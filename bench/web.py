@@ -212,7 +212,7 @@ def signup_burst(port, tag):
         thread.start()
     for thread in threads:
         thread.join()
-    # 503 is the site's "busy, try again" (accounts/middleware.py): counted, not an error.
+    # 503 is the site's "busy, try again" (accounts/hashers.py): counted, not an error.
     failed = [status for _, _, status in results if status not in (302, 503)]
     if failed:
         raise RuntimeError(f"{len(failed)} of {SIGNUPS} signups failed: {failed}")

@@ -41,7 +41,7 @@ MIDDLEWARE = [
     "accounts.devices.KnownDeviceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "accounts.middleware.HashingBusyMiddleware",
+    "accounts.hashers.HashingBusyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
