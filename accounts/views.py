@@ -1,3 +1,4 @@
+import re
 from functools import partial
 
 from django.contrib import messages
@@ -89,11 +90,29 @@ def email_task_result(request):
 def email_status(result) -> tuple[str, str]:
     """What the status fragment says about an attempt: a label, and why, when it failed."""
     if result.status == TaskResultStatus.FAILED:
-        # The exception's last line: a mail server's refusal says what was wrong.
-        return "Failed", result.errors[-1].traceback.strip().splitlines()[-1][:300]
+        last_line = result.errors[-1].traceback.strip().splitlines()[-1] if result.errors else ""
+        return "Failed", reason_to_show(last_line)
     if result.status == TaskResultStatus.READY and (reason := retries.reason_for_retry(result.id)):
-        return "Retrying", reason
+        return "Retrying", reason_to_show(reason)
     return EMAIL_STATUS_LABELS[result.status], ""
+
+
+# How smtplib's exceptions quote a mail server's answer: (550, b'5.1.1 No such user').
+SMTP_ANSWER = re.compile(r"\((\d{3}), b?['\"](.*?)['\"]\)")
+
+
+def reason_to_show(error: str) -> str:
+    """What anyone who signed up may read of why their mail didn't go.
+
+    A mail server's answer about the address they typed says what was wrong (a typo gets
+    "550 No such user"). Any other error's text is ours, and can name the mail provider,
+    the database's host or an internal address, so it stays in the logs.
+    """
+    if error == retries.WORKER_DIED_REASON:  # Our own words, written for this page.
+        return error
+    if answer := SMTP_ANSWER.search(error):
+        return f"{answer[1]} {answer[2]}"[:300]
+    return "a problem on our side"
 
 
 class CheckInboxView(TemplateView):

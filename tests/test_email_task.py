@@ -2,9 +2,11 @@
 
 import re
 import socket
+import ssl
 
 import pytest
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.tasks import TaskResultStatus
 from django.test import Client
 from django.urls import reverse
@@ -122,6 +124,39 @@ def smtp_at(settings, port):
 def make_retries_due():
     """Let the retries waiting for their backoff run now, as if the wait were over."""
     DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+
+
+class BrokenMailer(BaseEmailBackend):
+    """Fails the way a misconfigured site does, with our own infrastructure in the text."""
+
+    error: Exception
+
+    def send_messages(self, email_messages):
+        raise BrokenMailer.error
+
+
+@pytest.mark.usefixtures("database_backend")
+@pytest.mark.parametrize(
+    "error, label",
+    [
+        # An OSError: retried, so the page says Retrying and why.
+        (ssl.SSLCertVerificationError("certificate is not valid for 'smtp.internal.example'"),
+         "Retrying"),
+        # Anything else: failed at once.
+        (RuntimeError('connection to server at "10.0.0.5", port 5432 failed'), "Failed"),
+    ],
+)  # fmt: skip
+def test_inbox_page_never_shows_our_own_error_text(client, signup, settings, error, label):
+    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.BrokenMailer"}}
+    BrokenMailer.error = error
+    signup("ann@example.com")
+
+    run_worker()
+
+    fragment = client.get(reverse("accounts:email_status")).text
+    assert f"Confirmation email: <strong>{label}</strong>" in fragment
+    assert "a problem on our side" in fragment
+    assert "internal.example" not in fragment and "10.0.0.5" not in fragment
 
 
 @pytest.mark.usefixtures("database_backend")
