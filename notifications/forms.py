@@ -1,7 +1,7 @@
 from django import forms
 from django.conf import settings
 
-from . import ssrf
+from . import ssrf, throttle
 from .models import Endpoint, Event
 
 
@@ -27,6 +27,14 @@ class EndpointForm(forms.ModelForm):
 
     def clean_url(self):
         url = self.cleaned_data["url"]
+        # The check below looks the host up while a web thread waits (up to
+        # WEBHOOKS_REGISTRATION_DNS_TIMEOUT): a member pointing URLs at a name server that
+        # never answers could otherwise hold every thread. So it is counted per member.
+        if not throttle.url_check_allowed(self.instance.owner):
+            raise forms.ValidationError(
+                "Too many URLs checked in the last few minutes. Try again later.",
+                code="throttled",
+            )
         try:
             ssrf.check_url(url)
         except ssrf.UnsafeURL as error:

@@ -20,6 +20,14 @@ def endpoint_allowed(member) -> bool:
     return count < settings.WEBHOOKS_MAX_ENDPOINTS_PER_MEMBER
 
 
+def url_check_allowed(member) -> bool:
+    """Count one webhook URL looked up for `member`; False past WEBHOOKS_URL_CHECK_LIMIT."""
+    limit = settings.WEBHOOKS_URL_CHECK_LIMIT
+    return ratelimit.allow(
+        "webhook-url-check", str(member.pk), limit["count"], limit["window_seconds"]
+    )
+
+
 def manual_send_allowed(member) -> bool:
     """Count one delivery sent by hand (a test event or a redelivery); False once `member`
     has had WEBHOOKS_MANUAL_SEND_LIMIT["count"] in the current window."""

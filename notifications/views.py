@@ -30,8 +30,11 @@ class EndpointListView(LoginRequiredMixin, CreateView):
     def get_context_data(self, **kwargs):
         return super().get_context_data(endpoints=owned_endpoints(self.request), **kwargs)
 
+    def get_form_kwargs(self):
+        # The form counts URL checks per member, so it needs to know whose endpoint it is.
+        return {**super().get_form_kwargs(), "instance": Endpoint(owner=self.request.user)}
+
     def form_valid(self, form):
-        form.instance.owner = self.request.user
         with transaction.atomic():
             if not throttle.endpoint_allowed(self.request.user):
                 form.add_error(None, too_many_endpoints())

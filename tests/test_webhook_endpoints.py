@@ -220,3 +220,22 @@ def test_is_public_treats_public_addresses_as_public():
 
     for address in ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c", "::ffff:8.8.8.8"]:
         assert ssrf.is_public(ipaddress.ip_address(address))
+
+
+def test_url_checks_are_counted_per_member_before_any_lookup(client, member, monkeypatch, settings):
+    # Each check is a DNS lookup a web thread waits for: a member pointing URLs at a name
+    # server that never answers must not get to hold the threads as often as they like.
+    settings.WEBHOOKS_URL_CHECK_LIMIT = {"count": 3, "window_seconds": 600}
+    lookups = []
+
+    def resolve(host, port, *args, **kwargs):
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+
+    pages = [register(client, f"https://hooks{n}.example.com/in").text for n in range(4)]
+
+    assert len(lookups) == 3
+    assert "Too many URLs checked" in pages[-1]
+    assert Endpoint.objects.filter(owner=member).count() == 3

@@ -221,6 +221,8 @@ WEBHOOKS_REGISTRATION_DNS_TIMEOUT = 2
 # and deliveries a member may start by hand (test events and redeliveries together).
 WEBHOOKS_MAX_ENDPOINTS_PER_MEMBER = 10
 WEBHOOKS_MANUAL_SEND_LIMIT = {"count": 10, "window_seconds": 10 * 60}
+# Endpoint URLs checked (each a DNS lookup while the request waits) per member.
+WEBHOOKS_URL_CHECK_LIMIT = {"count": 20, "window_seconds": 10 * 60}
 # A finished delivery (a line in its endpoint's log) is deleted once this old, hourly.
 WEBHOOKS_DELIVERY_RETENTION_DAYS = 30
 
