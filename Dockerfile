@@ -31,7 +31,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 COPY . /app
 # Static files are collected at build time (whitenoise serves them); the settings only
 # need placeholder values to load. The site's own code is compiled to bytecode too.
-RUN DJANGO_SETTINGS_MODULE=config.settings.prod SECRET_KEY=build-only \
+RUN DJANGO_SETTINGS_MODULE=config.settings.prod SECRET_KEY=build-only-placeholder-collectstatic-signs-nothing-0123456789 \
     DATABASE_URL=sqlite:// ALLOWED_HOSTS=localhost \
     .venv/bin/python manage.py collectstatic --noinput \
  && .venv/bin/python -m compileall -q config accounts notifications worker

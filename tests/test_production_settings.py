@@ -45,6 +45,16 @@ def test_production_refuses_to_start_without(missing):
     assert f"The {missing} environment variable is required" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "weak", ["change-me-to-50-random-characters", "django-insecure-" + "k" * 50, "x" * 60]
+)
+def test_production_refuses_a_weak_secret_key(weak):
+    result = manage("check", **{**PRODUCTION_ENV, "SECRET_KEY": weak})
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is too weak for production" in result.stderr
+
+
 def settings_seen_by(command_env):
     result = manage(
         "shell",

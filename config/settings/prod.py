@@ -28,6 +28,15 @@ def flag(name: str, default: bool) -> bool:
 
 DEBUG = False
 SECRET_KEY = required("SECRET_KEY")
+# Everything signed here (sessions, known-device cookies, confirmation links) is only as
+# strong as the key. Refuse a short one, which .env.example's placeholder is, rather
+# than leave it to a `check --deploy` nobody runs.
+if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too weak for production: use 50 or more random characters, e.g. "
+        "python -c 'from django.core.management.utils import get_random_secret_key; "
+        "print(get_random_secret_key())'"
+    )
 ALLOWED_HOSTS = [host.strip() for host in required("ALLOWED_HOSTS").split(",") if host.strip()]
 CSRF_TRUSTED_ORIGINS = [f"https://{host.lstrip('.')}" for host in ALLOWED_HOSTS if host != "*"]
 
