@@ -70,7 +70,8 @@ def client_address(request) -> str:
     One IPv6 client is usually given a whole /64 and can pick a new address from it for
     every request, so the /64 is the client.
     """
-    address = request.META.get("REMOTE_ADDR", "")
+    remote = request.META.get("REMOTE_ADDR", "")
+    parsed = None
     proxies = settings.TRUSTED_PROXY_COUNT
     if proxies:
         forwarded = [
@@ -79,13 +80,30 @@ def client_address(request) -> str:
             if part.strip()
         ]
         if len(forwarded) >= proxies:
-            address = forwarded[-proxies]
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return address
+            parsed = ip_address(forwarded[-proxies])
+    # An entry that isn't an address counts as the proxy itself, never as a new client
+    # for each new string.
+    parsed = parsed or ip_address(remote)
+    if parsed is None:
+        return remote
     if parsed.version == 4:
         return str(parsed)
     if parsed.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is an IPv4 client.
         return str(parsed.ipv4_mapped)
     return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+
+
+def ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address in an X-Forwarded-For entry or REMOTE_ADDR, port or not; None if none.
+
+    Some proxies write "192.0.2.1:5555" or "[2001:db8::1]:5555": a client's new source
+    port for each request must not make it a new client.
+    """
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None

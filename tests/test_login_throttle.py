@@ -329,3 +329,32 @@ def test_the_known_device_cookie_does_not_confirm_a_guessed_address(make_user):
     cookie = owner.cookies[COOKIE_NAME].value
     assert "ann@example.com" not in cookie
     assert hashlib.sha256(b"ann@example.com").hexdigest() not in cookie
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        [f"198.51.100.7:{port}" for port in range(40000, 40031)],
+        [f"[2001:db8:1:2::7]:{port}" for port in range(40000, 40031)],
+        [f"not-an-address-{n}" for n in range(31)],
+    ],
+)
+def test_a_proxy_entry_with_a_port_or_no_address_is_not_a_new_client_each_time(
+    make_user, settings, entries
+):
+    settings.TRUSTED_PROXY_COUNT = 1
+    limit = settings.LOGIN_RATE_LIMIT["per_client"]
+
+    statuses = [
+        Client()
+        .post(
+            "/accounts/login/",
+            {"username": f"user{n}@example.com", "password": "guess"},
+            REMOTE_ADDR="10.0.0.1",
+            HTTP_X_FORWARDED_FOR=entry,
+        )
+        .status_code
+        for n, entry in enumerate(entries)
+    ]
+
+    assert statuses == [200] * limit + [429]

@@ -84,6 +84,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # 0 unless the platform says otherwise: with no proxy in front, X-Forwarded-For is
 # whatever the client wrote, and trusting it would let anyone dodge per-client limits.
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT counts proxies: 0 or more.")
 # Links in emails are built from SITE_URL. Without it the first allowed host serves, unless
 # that is a pattern ("*", ".example.com"), which is no address to send anyone to.
 if "SITE_URL" not in os.environ and ("*" in ALLOWED_HOSTS[0] or ALLOWED_HOSTS[0][0] == "."):
