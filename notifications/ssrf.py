@@ -33,6 +33,9 @@ NEVER_PUBLIC = [
     ipaddress.ip_network("fec0::/10"),
     # Documentation (RFC 9637).
     ipaddress.ip_network("3fff::/20"),
+    # Azure's WireServer: a public-looking address that only answers from inside Azure,
+    # with the host's own configuration and agent endpoints.
+    ipaddress.ip_network("168.63.129.16/32"),
 ]
 
 

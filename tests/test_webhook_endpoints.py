@@ -38,6 +38,7 @@ NON_GLOBAL = [
     "[::ffff:0:a9fe:a9fe]",  # SIIT 169.254.169.254
     "[fec0::1]",  # site-local
     "[3fff::1]",  # documentation
+    "168.63.129.16",  # Azure's WireServer, reachable only from inside Azure
 ]
 
 
