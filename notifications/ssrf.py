@@ -44,11 +44,11 @@ class UnsafeURL(ValueError):
 
 
 def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if any(address in network for network in NEVER_PUBLIC):
+        return False
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return is_public(address.ipv4_mapped)
-        if any(address in network for network in NEVER_PUBLIC):
-            return False
         if address in NAT64_WELL_KNOWN:
             return is_public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
     # is_global is False for loopback, private, link-local, unique-local, shared (CGNAT),
