@@ -203,3 +203,12 @@ def test_a_directory_of_one_page_has_no_page_links(client, member):
 @pytest.mark.parametrize("page", ["x", "0", "-1", str(2**63 // 20), str(2**63), "9" * 40])
 def test_a_page_number_that_cannot_exist_is_not_found(client, member, page):
     assert client.get(reverse("people"), {"page": page}).status_code == 404
+
+
+def test_a_page_past_the_last_one_served_costs_no_directory_query(
+    client, member, django_assert_num_queries
+):
+    client.get(reverse("people"))  # The session and the member, loaded once.
+    # Only the session and the user: no sort and skip of every member before page 501.
+    with django_assert_num_queries(2):
+        assert client.get(reverse("people"), {"page": 501}).status_code == 404
