@@ -3,6 +3,7 @@
 import json
 import logging
 import math
+import threading
 import time
 
 from django.conf import settings
@@ -25,12 +26,20 @@ ENGINE_CHECK_SECONDS = 10
 _last_engine_check = (-math.inf, [])
 
 
+_checking = threading.Lock()
+
+
 def engine_problems() -> list[str]:
     global _last_engine_check  # One answer per process, shared by its threads.
     checked_at, problems = _last_engine_check
-    if time.monotonic() - checked_at >= ENGINE_CHECK_SECONDS:
-        problems = engines.current().problems()
-        _last_engine_check = (time.monotonic(), problems)
+    # One thread asks at a time; the others get the last answer meanwhile, so a Redis
+    # or database that answers slowly holds one thread here, not every one.
+    if time.monotonic() - checked_at >= ENGINE_CHECK_SECONDS and _checking.acquire(blocking=False):
+        try:
+            problems = engines.current().problems()
+            _last_engine_check = (time.monotonic(), problems)
+        finally:
+            _checking.release()
     return problems
 
 

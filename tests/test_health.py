@@ -1,5 +1,7 @@
 import math
 import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import OperationalError, connection
@@ -73,5 +75,21 @@ def test_healthz_asks_the_engine_at_most_every_few_seconds(client, monkeypatch):
 
     for _ in range(20):  # A load balancer, or someone hammering a public URL.
         assert client.get(reverse("healthz")).status_code == 200
+
+    assert len(asked) == 1
+
+
+def test_while_the_engine_is_slow_to_answer_only_one_request_waits_for_it(monkeypatch):
+    asked = []
+
+    def slow_problems(queues=None):
+        asked.append(1)
+        time.sleep(0.5)  # A Redis or database in trouble.
+        return []
+
+    monkeypatch.setattr(engines.current(), "problems", slow_problems)
+
+    with ThreadPoolExecutor(10) as requests:
+        list(requests.map(lambda _: views.engine_problems(), range(10)))
 
     assert len(asked) == 1
