@@ -157,3 +157,17 @@ def test_a_crowd_longer_than_the_line_to_hash_is_asked_to_try_again(tmp_path):
     # Without the line, 16 logins would wait in the threads and 16 more in the queue
     # ahead of /healthz; with it, those beyond the line are turned away at once.
     assert hashed_before_healthz < 8, f"/healthz came after {hashed_before_healthz} logins"
+
+
+def test_the_logs_keep_no_confirmation_or_reset_token(web):
+    port, process = web
+    get(port, "/accounts/confirm/sekrit-confirm-token/")
+    get(
+        port,
+        "/accounts/password-reset/MQ/sekrit-reset-token/",
+        {"Referer": "http://127.0.0.1/accounts/confirm/sekrit-referer-token/"},
+    )
+    wait_for(lambda: "password-reset/MQ/" in process.output, timeout=10, message="the log")
+
+    assert "/accounts/confirm/[redacted]/" in process.output
+    assert "sekrit" not in process.output

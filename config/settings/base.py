@@ -255,8 +255,14 @@ LOGGING = {
         # key=value (logfmt), which log platforms parse into fields.
         "plain": {"format": "time=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"},
     },
+    # Confirmation and reset links carry their token in the path (config/redaction.py).
+    "filters": {"redact_secret_paths": {"()": "config.redaction.RedactSecretPaths"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secret_paths"],
+        },
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {

@@ -1,0 +1,38 @@
+"""Logs without the secrets some of this site's URLs carry.
+
+A confirmation link and a password reset link hold their token in the path, and the
+page they open is the Referer of whatever it loads next. Anyone who can read the logs
+could otherwise use a reset link within its hour. Both logs that name paths go through
+here: gunicorn's access log, and Django's own (a refused link logs "Bad Request: path").
+"""
+
+import logging
+import re
+
+from gunicorn.glogging import Logger
+
+SECRET_IN_PATH = re.compile(r"(/accounts/confirm/|/accounts/password-reset/[^/?\s\"]+/)[^/?\s\"]+")
+
+
+def redact(text: str) -> str:
+    return SECRET_IN_PATH.sub(r"\1[redacted]", text)
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger (config/gunicorn.py), with every access-log field redacted."""
+
+    def atoms(self, resp, req, environ, request_time):
+        return {
+            name: redact(value) if isinstance(value, str) else value
+            for name, value in super().atoms(resp, req, environ, request_time).items()
+        }
+
+
+class RedactSecretPaths(logging.Filter):
+    """A filter for the LOGGING handlers (config/settings/base.py)."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        if (redacted := redact(message)) != message:
+            record.msg, record.args = redacted, ()
+        return True
