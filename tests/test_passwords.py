@@ -3,15 +3,18 @@
 The test settings use a fast hasher, so these tests switch to the shipped list.
 """
 
+import base64
 import threading
 import time
 from contextlib import contextmanager
 
+import argon2
 import pytest
+from django.contrib.auth import hashers
 from django.contrib.auth.hashers import make_password
 from django.urls import reverse
 
-from accounts.hashers import TakesTurns, turn
+from accounts.hashers import Argon2PasswordHasher, TakesTurns, turn
 from accounts.models import User
 from config.settings import base
 
@@ -64,6 +67,58 @@ def test_signup_stores_an_argon2id_hash(db, shipped_hashers, signup):
     signup("new@example.com")
 
     assert User.objects.get(email="new@example.com").password.startswith("argon2$argon2id$")
+
+
+def test_libsodium_makes_the_same_argon2id_hash_as_the_reference_library():
+    # Computed by libsodium, the hash must be the standard one, byte for byte, so that
+    # Django's own hasher and any other Argon2 library can check it.
+    hasher = Argon2PasswordHasher()
+    salt = hasher.salt()
+
+    encoded = hasher.encode(PASSWORD, salt)
+
+    reference = argon2.low_level.hash_secret(
+        PASSWORD.encode(),
+        base64.b64decode(salt + "=="),
+        time_cost=hashers.Argon2PasswordHasher.time_cost,
+        memory_cost=hashers.Argon2PasswordHasher.memory_cost,
+        parallelism=1,
+        hash_len=32,
+        type=argon2.low_level.Type.ID,
+    )
+    assert encoded == "argon2" + reference.decode()
+    assert "$m=102400,t=2,p=1$" in encoded  # Django's memory and passes
+    assert hashers.Argon2PasswordHasher().verify(PASSWORD, encoded)
+    assert not hashers.Argon2PasswordHasher().verify("not-the-password", encoded)
+
+
+@pytest.fixture
+def django_argon2_member(db, shipped_hashers):
+    """A confirmed member whose hash Django's own Argon2 hasher made (argon2-cffi, 8 lanes)."""
+    user = User.objects.create_user("old@example.com")
+    user.password = hashers.Argon2PasswordHasher().encode(
+        PASSWORD, hashers.Argon2PasswordHasher().salt()
+    )
+    user.save(update_fields=["password"])
+    user.confirm_email()
+    return user
+
+
+def test_a_hash_made_by_djangos_argon2_hasher_logs_in_and_is_remade_once(
+    client, django_argon2_member
+):
+    assert ",p=8$" in django_argon2_member.password
+    assert log_in(client, "not-the-password").status_code == 200
+
+    assert log_in(client, PASSWORD).status_code == 302
+
+    django_argon2_member.refresh_from_db()
+    remade = django_argon2_member.password
+    assert "$m=102400,t=2,p=1$" in remade
+    client.logout()
+    assert log_in(client, PASSWORD).status_code == 302
+    django_argon2_member.refresh_from_db()
+    assert django_argon2_member.password == remade, "a hash made here was made again"
 
 
 class RecordingHasher:

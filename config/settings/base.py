@@ -91,8 +91,8 @@ CACHES = {
 AUTH_USER_MODEL = "accounts.User"
 # Argon2id first: new and changed passwords get it. PBKDF2 (Django's default) stays so
 # that hashes made before still verify; Django re-hashes them with Argon2id at the
-# member's next login. Argon2id costs about half PBKDF2's CPU at Django's settings for
-# each, and makes GPU cracking expensive through memory (docs/web.md has the numbers).
+# member's next login. Argon2id makes GPU cracking expensive through memory, and at
+# Django's cost, computed by libsodium, takes under a third of PBKDF2's CPU (docs/web.md).
 # These are Django's hashers, taking turns (accounts/hashers.py): a web process runs at
 # most PASSWORD_HASHING_CONCURRENCY hashes at once, so a crowd of logins can't starve
 # its other threads of CPU, nor take 100 MiB of memory per concurrent Argon2id hash.
