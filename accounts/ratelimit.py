@@ -11,12 +11,16 @@ twenty read the same count. SQLite (3.35+) and PostgreSQL both run this statemen
 
 import hashlib
 import ipaddress
+import logging
 import time
+from functools import cache
 
 from django.conf import settings
 from django.db import connection
 
 from .models import RateLimitCounter
+
+logger = logging.getLogger(__name__)
 
 
 def allow(scope: str, key: str, limit: int, window_seconds: int) -> bool:
@@ -81,6 +85,8 @@ def client_address(request) -> str:
         ]
         if len(forwarded) >= proxies:
             parsed = ip_address(forwarded[-proxies])
+    elif "HTTP_X_FORWARDED_FOR" in request.META:
+        warn_about_an_unconfigured_proxy(remote)
     # An entry that isn't an address counts as the proxy itself, never as a new client
     # for each new string.
     parsed = parsed or ip_address(remote)
@@ -107,3 +113,26 @@ def ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
         return ipaddress.ip_address(text)
     except ValueError:
         return None
+
+
+def warn_about_an_unconfigured_proxy(remote: str) -> None:
+    """Say so, once per process, when a private address forwards requests we don't trust.
+
+    With TRUSTED_PROXY_COUNT left at 0 behind a platform's router, every visitor is the
+    router: one client's share of logins (30 wrong passwords) stops everyone's. A client
+    on the internet can send X-Forwarded-For too, but not from a private address.
+    """
+    address = ip_address(remote)
+    if address is not None and address.is_private:
+        _warn_once()
+
+
+@cache
+def _warn_once() -> None:
+    logger.warning(
+        "Requests come through a proxy (they carry X-Forwarded-For from a private "
+        "address), but TRUSTED_PROXY_COUNT is 0: every visitor counts as that proxy for "
+        "rate limits, so a few bad logins from anyone stop logins for everyone. Set "
+        "TRUSTED_PROXY_COUNT to the number of proxies in front of the site "
+        "(docs/production.md)."
+    )

@@ -9,6 +9,7 @@ from django.core import mail, signing
 from django.test import Client
 from django.urls import reverse
 
+from accounts import ratelimit
 from accounts.devices import COOKIE_NAME, account_hash
 from accounts.tokens import make_token
 
@@ -358,3 +359,48 @@ def test_a_proxy_entry_with_a_port_or_no_address_is_not_a_new_client_each_time(
     ]
 
     assert statuses == [200] * limit + [429]
+
+
+@pytest.fixture
+def proxy_warning(caplog):
+    """The warnings about an unconfigured proxy logged during the test."""
+    ratelimit._warn_once.cache_clear()
+    yield lambda: [r for r in caplog.records if "TRUSTED_PROXY_COUNT is 0" in r.getMessage()]
+    ratelimit._warn_once.cache_clear()
+
+
+def test_a_site_behind_a_proxy_it_does_not_trust_says_so_once(client, settings, proxy_warning):
+    # Behind a router with the count left at 0, every visitor is the router: the log is
+    # where the operator learns why one stranger's guesses stopped everyone's logins.
+    settings.TRUSTED_PROXY_COUNT = 0
+    for _ in range(2):
+        client.post(
+            reverse("accounts:login"),
+            {"username": "someone@example.com", "password": "wrong"},
+            HTTP_X_FORWARDED_FOR="198.51.100.7",
+            REMOTE_ADDR="10.0.0.3",
+        )
+
+    assert len(proxy_warning()) == 1
+
+
+def test_no_proxy_warning_for_a_stranger_sending_the_header_or_a_counted_proxy(
+    client, settings, proxy_warning
+):
+    settings.TRUSTED_PROXY_COUNT = 0
+    client.post(
+        reverse("accounts:login"),
+        {"username": "someone@example.com", "password": "wrong"},
+        HTTP_X_FORWARDED_FOR="10.0.0.1",
+        # A public address: Python counts the documentation ranges as private.
+        REMOTE_ADDR="93.184.216.34",
+    )
+    settings.TRUSTED_PROXY_COUNT = 1
+    client.post(
+        reverse("accounts:login"),
+        {"username": "someone@example.com", "password": "wrong"},
+        HTTP_X_FORWARDED_FOR="198.51.100.7",
+        REMOTE_ADDR="10.0.0.3",
+    )
+
+    assert proxy_warning() == []
