@@ -1,9 +1,10 @@
 """Password hashers that take turns: a web process runs at most a few hashes at once.
 
-A password hash is slow on purpose. Argon2id at Django's cost holds about 0.2 s of CPU
-and 100 MiB of memory, PBKDF2 about twice the CPU. With threaded web workers nothing
-stops forty logins from hashing at the same moment: every request on the machine then
-shares the cores with them, cheap pages included, and memory grows by 100 MiB for each.
+A password hash is slow on purpose. Argon2id at Django's cost holds about 0.1 s of CPU
+(computed by libsodium, below) and 100 MiB of memory, PBKDF2 about three times the CPU.
+With threaded web workers nothing stops forty logins from hashing at the same moment:
+every request on the machine then shares the cores with them, cheap pages included, and
+memory grows by 100 MiB for each.
 Here a hash beyond PASSWORD_HASHING_CONCURRENCY waits for its turn, asleep, so the
 threads serving other pages keep the CPU they need, and memory stays bounded.
 
@@ -20,6 +21,7 @@ with Django's hashers, and the other way round. Only Argon2id is computed differ
 """
 
 import base64
+import binascii
 import logging
 import secrets
 import threading
@@ -90,26 +92,35 @@ class SodiumArgon2PasswordHasher(hashers.Argon2PasswordHasher):
     how fast our code fills them: attackers bring fast code of their own. Ours should be
     fast too, because every hash we compute holds one of our cores. libsodium (PyNaCl)
     fills Argon2's memory with the CPU's vector instructions (AVX2, AVX-512); argon2-cffi,
-    which Django's hasher uses, does not. Measured in bench/web.py: half the CPU per hash.
+    which Django's hasher uses, does not. bench/hash_cost.py measures half the CPU per hash.
 
-    One lane (p=1), as OWASP recommends: libsodium computes one. Lanes split a single hash
-    over several cores, which a crowd keeps busy anyway; the memory and passes are unchanged.
-    Hashes made with Django's hasher (8 lanes) still verify, and are re-made at the next login.
+    One lane (p=1), as OWASP recommends: libsodium computes only one. Lanes split a single
+    hash over several cores, which a crowd keeps busy anyway; the memory and passes, so a
+    guess's cost, are unchanged. The stored string is Argon2's standard one: Django's own
+    hasher verifies it. Anything libsodium can't compute or check the same way (Django's
+    letters-and-digits salts, other lanes, Argon2i and older versions) is left to Django's
+    hasher, so every hash Django could check still checks; hashes that aren't this one's
+    are made again at the member's next login.
+
+    This class doesn't take turns: list Argon2PasswordHasher (below), which does.
     """
 
     parallelism = 1
     SALT_BYTES = bindings.crypto_pwhash_SALTBYTES  # 16: libsodium takes exactly this many
+    # Stored hashes libsodium checks exactly as argon2-cffi would (it reads no longer ones).
+    SODIUM_PREFIX = "$argon2id$v=19$"
+    SODIUM_MAX_LENGTH = bindings.crypto_pwhash_STRBYTES - 1
 
     def salt(self):
         # Random bytes, not Django's letters and digits: written the way Argon2's stored
         # string writes a salt (base64, no padding), 128 bits in 22 characters.
-        return base64.b64encode(secrets.token_bytes(self.SALT_BYTES)).decode().rstrip("=")
+        return _unpadded_base64(secrets.token_bytes(self.SALT_BYTES))
 
     def encode(self, password, salt):
-        raw_salt = base64.b64decode(salt + "==")
-        if len(raw_salt) != self.SALT_BYTES:
-            raise ValueError(f"An Argon2id salt here is {self.SALT_BYTES} bytes in base64.")
         params = self.params()
+        raw_salt = self.sodium_salt(salt)
+        if raw_salt is None or params.parallelism != 1:
+            return super().encode(password, salt)
         digest = bindings.crypto_pwhash_alg(
             params.hash_len,
             force_bytes(password),
@@ -124,22 +135,32 @@ class SodiumArgon2PasswordHasher(hashers.Argon2PasswordHasher):
                 "argon2id",
                 f"v={params.version}",
                 f"m={params.memory_cost},t={params.time_cost},p={params.parallelism}",
-                _unpadded_base64(raw_salt),
+                salt,
                 _unpadded_base64(digest),
             ]
         )
+
+    def sodium_salt(self, salt: str) -> bytes | None:
+        """The bytes of a salt made by salt() above; None for any other salt."""
+        try:
+            raw = base64.b64decode(salt + "==", validate=True)
+        except binascii.Error:
+            return None
+        if len(raw) != self.SALT_BYTES or _unpadded_base64(raw) != salt:
+            return None
+        return raw
 
     def verify(self, password, encoded):
         algorithm, rest = encoded.split("$", 1)
         if algorithm != self.algorithm:
             return False
+        rest = "$" + rest
+        if not rest.startswith(self.SODIUM_PREFIX) or len(rest) > self.SODIUM_MAX_LENGTH:
+            return super().verify(password, encoded)
         try:
-            return pwhash.verify(("$" + rest).encode(), force_bytes(password))
+            return pwhash.verify(rest.encode(), force_bytes(password))
         except exceptions.InvalidkeyError:
             return False
-        except exceptions.CryptoError:
-            # Something libsodium can't read (Argon2d, say): argon2-cffi's turn.
-            return super().verify(password, encoded)
 
     def must_update(self, encoded):
         # Django's check counts a salt's entropy as if it were Django's letters and

@@ -92,6 +92,64 @@ def test_libsodium_makes_the_same_argon2id_hash_as_the_reference_library():
     assert not hashers.Argon2PasswordHasher().verify("not-the-password", encoded)
 
 
+@pytest.mark.parametrize(
+    ("kind", "version"),
+    [
+        (argon2.low_level.Type.ID, 19),
+        (argon2.low_level.Type.ID, 16),
+        (argon2.low_level.Type.I, 19),
+        (argon2.low_level.Type.I, 16),
+        (argon2.low_level.Type.D, 19),
+    ],
+)
+def test_every_argon2_hash_djangos_hasher_checks_still_checks(kind, version):
+    # Older Django sites stored Argon2i; libsodium reads only some of these, and must
+    # never call the right password wrong.
+    stored = (
+        "argon2"
+        + argon2.low_level.hash_secret(
+            PASSWORD.encode(),
+            b"a-django-salt-of-22-ch",
+            time_cost=1,
+            memory_cost=8,
+            parallelism=1,
+            hash_len=32,
+            type=kind,
+            version=version,
+        ).decode()
+    )
+    hasher = Argon2PasswordHasher()
+
+    assert hasher.verify(PASSWORD, stored)
+    assert not hasher.verify("not-the-password", stored)
+    assert hasher.must_update(stored)
+
+
+def test_a_salt_given_by_the_caller_makes_djangos_own_hash(shipped_hashers):
+    # make_password(password, salt) with a salt of Django's letters and digits (fixtures,
+    # tests) gives what Django's hasher gives with the same lanes, and no error.
+    class OneLane(hashers.Argon2PasswordHasher):
+        parallelism = 1
+
+    assert Argon2PasswordHasher().encode(PASSWORD, "a-fixture-salt") == OneLane().encode(
+        PASSWORD, "a-fixture-salt"
+    )
+    assert make_password(PASSWORD, "abcdefghijklmnopqrstuv", "argon2") == OneLane().encode(
+        PASSWORD, "abcdefghijklmnopqrstuv"
+    )
+
+
+def test_a_subclass_with_more_lanes_stores_hashes_that_check():
+    class FourLanes(Argon2PasswordHasher):
+        parallelism = 4
+
+    encoded = FourLanes().encode(PASSWORD, FourLanes().salt())
+
+    assert ",p=4$" in encoded
+    assert FourLanes().verify(PASSWORD, encoded)
+    assert hashers.Argon2PasswordHasher().verify(PASSWORD, encoded)
+
+
 @pytest.fixture
 def django_argon2_member(db, shipped_hashers):
     """A confirmed member whose hash Django's own Argon2 hasher made (argon2-cffi, 8 lanes)."""
