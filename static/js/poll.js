@@ -18,7 +18,8 @@
     return Math.min(LONGEST_DELAY_MS, delay * 1.25);
   }
 
-  // A failing server waits twice as long, or as long as its Retry-After asks.
+  // A failing server waits twice as long, or as long as its Retry-After asks in seconds,
+  // up to the longest wait.
   function afterFailure(delay, response) {
     const seconds = response ? Number.parseInt(response.headers.get("Retry-After"), 10) : NaN;
     const asked = Number.isNaN(seconds) ? 0 : seconds * 1000;
@@ -59,8 +60,12 @@
       poll(element, afterFailure(delay));
       return;
     }
+    // Logged out (redirected to the login page), or the thing is gone: asking again
+    // won't help, a reload will.
+    if (response.redirected) {
+      return;
+    }
     if (!response.ok) {
-      // Logged out, or the thing is gone: asking again won't help, a reload will.
       if (response.status < 500 && response.status !== 429) {
         return;
       }

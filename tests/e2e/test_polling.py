@@ -8,6 +8,7 @@ Asking every second, as poll.js once did, makes one request a second in each of 
 
 import time
 
+import pytest
 from playwright.sync_api import Page, expect
 
 FRAGMENT = '<p id="status" data-poll-url="/poll-test/status/">{}</p>'
@@ -50,8 +51,17 @@ def test_a_page_left_open_asks_less_and_less_often(page: Page, site):
     assert asked[-1] - asked[-2] > asked[1] - asked[0]
 
 
-def test_polling_stops_when_the_page_is_gone(page: Page, site):
-    asked = open_polling_page(page, lambda route: route.fulfill(status=404, body="Not found"))
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": 404, "body": "Not found"},
+        # Logged out: the fragment's view redirects to the login page.
+        {"status": 302, "headers": {"Location": "/accounts/login/"}},
+    ],
+    ids=["gone", "logged out"],
+)
+def test_polling_stops_when_the_page_is_gone_or_the_member_logged_out(page: Page, site, answer):
+    asked = open_polling_page(page, lambda route: route.fulfill(**answer))
 
     page.wait_for_timeout(4_000)
 
