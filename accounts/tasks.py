@@ -1,5 +1,7 @@
 """Background work for accounts. Each task takes ids, reloads the row, and is safe to run twice."""
 
+from datetime import timedelta
+
 from crontask import cron
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
@@ -9,6 +11,7 @@ from django.db.models import F, Q
 from django.tasks import task
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
@@ -130,3 +133,25 @@ def check_search_index() -> str:
 def prune_rate_limit_counters() -> str:
     """Delete rate-limit counters whose window is over, so the table holds only live ones."""
     return f"pruned {ratelimit.prune()}"
+
+
+@cron("41 3 * * *")
+@task(queue_name="default")
+def prune_unconfirmed_accounts() -> str:
+    """Delete the accounts whose address nobody confirmed within
+    UNCONFIRMED_ACCOUNT_RETENTION_DAYS of signing up.
+
+    Anyone can sign up with any address. Until its owner confirms it, such an account
+    holds the address (a later signup with it is told it is taken) and a row no one can
+    log in to. Staff accounts are never deleted here, confirmed or not.
+    """
+    cutoff = timezone.now() - timedelta(days=settings.UNCONFIRMED_ACCOUNT_RETENTION_DAYS)
+    unconfirmed = User.objects.filter(
+        email_confirmed_at__isnull=True, date_joined__lt=cutoff, is_staff=False, is_superuser=False
+    )
+    with transaction.atomic():
+        # Locked first, so an owner confirming at this moment either confirms before
+        # (and the account isn't selected) or waits, and finds the link used up.
+        doomed = list(unconfirmed.select_for_update().values_list("pk", flat=True))
+        _, deleted = User.objects.filter(pk__in=doomed).delete()
+    return f"deleted {deleted.get(User._meta.label, 0)}"

@@ -176,6 +176,9 @@ DEFAULT_FROM_EMAIL = "Tasks Demo <noreply@example.com>"
 
 # Confirmation links expire after this many seconds.
 EMAIL_CONFIRMATION_MAX_AGE = 3 * 24 * 60 * 60
+# Accounts never confirmed are deleted this many days after signup
+# (accounts.tasks.prune_unconfirmed_accounts), which frees their address.
+UNCONFIRMED_ACCOUNT_RETENTION_DAYS = 7
 
 # Password-reset links expire after this many seconds (and work once).
 PASSWORD_RESET_TIMEOUT = 60 * 60
