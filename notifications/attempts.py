@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import signing, ssrf, transport
-from .models import Delivery
+from .models import Delivery, Endpoint
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class Attempt:
     error: str = ""
     retry_after: float | None = None
     response: str = ""
+    timed_out: bool = False
 
 
 def retry_delay(attempts_made: int, retry_after: float | None = None) -> float | None:
@@ -78,6 +79,13 @@ def parse_retry_after(value: str | None) -> float | None:
 def send(delivery: Delivery) -> Attempt:
     """POST the delivery to its endpoint once, within WEBHOOKS_DELIVERY_TIMEOUT. Never raises."""
     timeout = settings.WEBHOOKS_DELIVERY_TIMEOUT
+    resting_until = delivery.endpoint.resting_until
+    if resting_until is not None and resting_until > timezone.now():
+        # Counts as an attempt, so the delivery keeps its schedule and still ends.
+        return Attempt(
+            error=f"Not sent: an earlier attempt got no answer within {timeout:g} s, so "
+            f"this endpoint rests until {resting_until:%Y-%m-%d %H:%M:%S %Z}."
+        )
     try:
         body, headers = signing.request_for(delivery)
         response = transport.post(delivery.endpoint.url, body, headers, timeout=timeout)
@@ -87,7 +95,7 @@ def send(delivery: Delivery) -> Attempt:
     except ssrf.UnsafeURL as refused:
         return Attempt(error=str(refused))
     except TimeoutError:
-        return Attempt(error=f"Timed out after {timeout:g} s.")
+        return Attempt(error=f"Timed out after {timeout:g} s.", timed_out=True)
     except (OSError, http.client.HTTPException) as failure:
         return Attempt(error=f"{type(failure).__name__}: {failure}")
     except Exception:
@@ -109,6 +117,10 @@ def record(delivery: Delivery, attempt: Attempt) -> str:
     delivery.last_response = attempt.response
     delivery.next_attempt_at = None
     status_code = attempt.status_code
+
+    if attempt.timed_out:
+        rest = timedelta(seconds=settings.WEBHOOKS_REST_AFTER_TIMEOUT)
+        Endpoint.objects.filter(pk=delivery.endpoint_id).update(resting_until=timezone.now() + rest)
 
     if status_code is not None and 200 <= status_code < 300:
         delivery.status = Delivery.Status.DELIVERED

@@ -68,6 +68,8 @@ class EndpointDetailView(LoginRequiredMixin, UpdateView):
     def form_valid(self, form):
         if form.instance.is_active:
             form.instance.disabled_reason = ""
+        # The member may have fixed what made the endpoint time out: send to it again now.
+        form.instance.resting_until = None
         form.save()
         messages.success(self.request, "Endpoint saved.")
         return redirect("notifications:endpoint", self.object.pk)

@@ -13,11 +13,12 @@ import time
 import pytest
 from django.tasks import TaskResultStatus
 from django.urls import reverse
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from notifications import transport
 from notifications.models import Delivery, Endpoint, Event
-from peers.receiver import RawReceiver
+from peers.receiver import RawReceiver, SilentReceiver
 
 from .conftest import run_worker
 
@@ -144,3 +145,30 @@ def test_a_receiver_sending_endless_headers_is_a_failed_attempt(client, member, 
     assert delivery.status == Delivery.Status.PENDING
     assert delivery.last_error == "HTTPException: got more than 100 headers"
     assert delivery.next_attempt_at is not None
+
+
+def test_an_endpoint_that_never_answers_rests_instead_of_holding_a_thread_per_delivery(
+    client, member, settings
+):
+    settings.WEBHOOKS_DELIVERY_TIMEOUT = BUDGET
+    settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
+    with SilentReceiver() as receiver:
+        endpoint = Endpoint.objects.create(owner=member, url=receiver.url, events=[])
+        send_test = reverse("notifications:send_test", args=[endpoint.pk])
+        client.post(send_test)
+        run_worker()  # Times out: the endpoint rests; the retry is due in 5 s.
+        client.post(send_test)
+        run_worker()
+        connections_while_resting = len(receiver.connections)
+
+        Endpoint.objects.filter(pk=endpoint.pk).update(resting_until=timezone.now())
+        client.post(send_test)
+        run_worker()
+
+        assert connections_while_resting == 1
+        assert len(receiver.connections) == 2
+    second = Delivery.objects.filter(endpoint=endpoint).order_by("pk")[1]
+    assert second.status == Delivery.Status.PENDING
+    assert second.attempts == 1
+    assert second.last_error.startswith("Not sent: an earlier attempt got no answer")
+    assert second.next_attempt_at is not None

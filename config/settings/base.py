@@ -219,6 +219,10 @@ WEBHOOKS_USER_AGENT = "TasksDemo-Webhooks/1.0"
 # connecting, TLS, sending and reading the answer. A receiver can hold a worker thread
 # no longer than this, however slowly it answers.
 WEBHOOKS_DELIVERY_TIMEOUT = 10
+# After an attempt used up that deadline, the endpoint rests this many seconds: its
+# deliveries due meanwhile are recorded as not sent, rather than each holding a thread
+# for the whole deadline again. Shorter than the 5-minute retry, which is a real one.
+WEBHOOKS_REST_AFTER_TIMEOUT = 4 * 60
 # Registering an endpoint resolves its name inside the web request: at most this long.
 WEBHOOKS_REGISTRATION_DNS_TIMEOUT = 2
 # Abuse limits: endpoints a member may keep (also the most deliveries one event makes),
