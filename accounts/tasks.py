@@ -150,8 +150,8 @@ def prune_unconfirmed_accounts() -> str:
         email_confirmed_at__isnull=True, date_joined__lt=cutoff, is_staff=False, is_superuser=False
     )
     with transaction.atomic():
-        # Locked first, so an owner confirming at this moment either confirms before
-        # (and the account isn't selected) or waits, and finds the link used up.
+        # Locked first, so an owner confirming at this moment either confirms first (and
+        # the account isn't selected) or waits, and then finds the link no longer works.
         doomed = list(unconfirmed.select_for_update().values_list("pk", flat=True))
         _, deleted = User.objects.filter(pk__in=doomed).delete()
     return f"deleted {deleted.get(User._meta.label, 0)}"

@@ -24,8 +24,6 @@ csp_logger = logging.getLogger("config.csp")
 # second, or a flood of requests to this public URL, gets the last answer for this long.
 ENGINE_CHECK_SECONDS = 10
 _last_engine_check = (-math.inf, [])
-
-
 _checking = threading.Lock()
 
 

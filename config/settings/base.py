@@ -94,9 +94,9 @@ AUTH_USER_MODEL = "accounts.User"
 # member's next login. Argon2id makes GPU cracking expensive through memory, and at
 # Django's cost, computed by libsodium, takes under a third of PBKDF2's CPU (docs/web.md).
 # These are Django's hashers (Argon2id computed by libsodium), taking turns
-# (accounts/hashers.py): a web process runs at
-# most PASSWORD_HASHING_CONCURRENCY hashes at once, so a crowd of logins can't starve
-# its other threads of CPU, nor take 100 MiB of memory per concurrent Argon2id hash.
+# (accounts/hashers.py): a web process runs at most PASSWORD_HASHING_CONCURRENCY hashes
+# at once, so a crowd of logins can't starve its other threads of CPU, nor take 100 MiB
+# of memory per concurrent Argon2id hash.
 PASSWORD_HASHERS = [
     "accounts.hashers.Argon2PasswordHasher",
     "accounts.hashers.PBKDF2PasswordHasher",
