@@ -97,20 +97,24 @@ def email_status(result) -> tuple[str, str]:
     return EMAIL_STATUS_LABELS[result.status], ""
 
 
-# How smtplib's exceptions quote a mail server's answer: (550, b'5.1.1 No such user').
-SMTP_ANSWER = re.compile(r"\((\d{3}), b?['\"](.*?)['\"]\)")
+# How smtplib reports the mail server refusing the recipient, in a traceback's last line
+# or a retry's reason: SMTPRecipientsRefused: {'a@b.example': (550, b'5.1.1 No such user')}.
+RECIPIENT_REFUSED = re.compile(
+    r"^(?:smtplib\.)?SMTPRecipientsRefused: \{.*?\((\d{3}), b?['\"](.*?)['\"]\)"
+)
 
 
 def reason_to_show(error: str) -> str:
     """What anyone who signed up may read of why their mail didn't go.
 
-    A mail server's answer about the address they typed says what was wrong (a typo gets
-    "550 No such user"). Any other error's text is ours, and can name the mail provider,
-    the database's host or an internal address, so it stays in the logs.
+    The mail server's refusal of the address they typed says what was wrong (a typo gets
+    "550 No such user"). Any other error's text is ours, a mail server's answer about
+    anything else included (our login, our sender): it can name the mail provider, the
+    database's host or an internal address, so it stays in the logs.
     """
     if error == retries.WORKER_DIED_REASON:  # Our own words, written for this page.
         return error
-    if answer := SMTP_ANSWER.search(error):
+    if answer := RECIPIENT_REFUSED.search(error):
         return f"{answer[1]} {answer[2]}"[:300]
     return "a problem on our side"
 

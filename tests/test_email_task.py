@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from accounts.tasks import send_confirmation_email
+from accounts.views import reason_to_show
 from peers.smtp import SMTPServer
 
 from .conftest import PASSWORD, run_worker
@@ -280,3 +281,20 @@ def test_confirmation_email_goes_out_over_smtp(make_user, settings):
     text = message.get_body(("plain",)).get_content()
     assert "/accounts/confirm/" in text
     assert message.get_body(("html",)) is not None
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "smtplib.SMTPAuthenticationError: (535, b'5.7.8 Username and Password not accepted')",
+        "smtplib.SMTPSenderRefused: (553, b'sender rejected', 'noreply@example.com')",
+        "SMTPServerDisconnected: (421, 'smtp-relay.internal.example closing')",
+        "ConnectionRefusedError: (111, 'Connection refused to db.internal:5432')",
+    ],
+)
+def test_only_the_servers_refusal_of_the_address_is_shown(error):
+    # Mail servers answer about our own set-up too: those answers are ours to read.
+    assert reason_to_show(error) == "a problem on our side"
+    refused = "smtplib.SMTPRecipientsRefused: {'ann@exmaple.com': (550, b'5.1.1 No such user')}"
+    assert reason_to_show(refused) == "550 5.1.1 No such user"
+    assert reason_to_show(refused.removeprefix("smtplib.")) == "550 5.1.1 No such user"
