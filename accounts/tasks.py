@@ -143,11 +143,16 @@ def prune_unconfirmed_accounts() -> str:
 
     Anyone can sign up with any address. Until its owner confirms it, such an account
     holds the address (a later signup with it is told it is taken) and a row no one can
-    log in to. Staff accounts are never deleted here, confirmed or not.
+    log in to. Never deleted here: staff, and anyone who has ever logged in (an account
+    whose confirmation staff cleared in the admin, say).
     """
     cutoff = timezone.now() - timedelta(days=settings.UNCONFIRMED_ACCOUNT_RETENTION_DAYS)
     unconfirmed = User.objects.filter(
-        email_confirmed_at__isnull=True, date_joined__lt=cutoff, is_staff=False, is_superuser=False
+        email_confirmed_at__isnull=True,
+        date_joined__lt=cutoff,
+        last_login__isnull=True,
+        is_staff=False,
+        is_superuser=False,
     )
     with transaction.atomic():
         # Locked first, so an owner confirming at this moment either confirms first (and

@@ -22,7 +22,10 @@ def test_only_old_unconfirmed_member_accounts_are_deleted(make_user, settings):
         "old confirmed": make_user("member@example.com", confirmed=True),
         "recent unconfirmed": make_user("new@example.com"),
         "old unconfirmed staff": User.objects.create_user("staff@example.com", is_staff=True),
+        # Staff cleared the confirmation in the admin, to have the address confirmed again.
+        "old unconfirmed again": make_user("returning@example.com"),
     }
+    User.objects.filter(email="returning@example.com").update(last_login=timezone.now())
     for name, user in accounts.items():
         if name.startswith("old"):
             joined(user, days_ago=old)
@@ -31,7 +34,12 @@ def test_only_old_unconfirmed_member_accounts_are_deleted(make_user, settings):
     assert prune_unconfirmed_accounts.call() == "deleted 1"
 
     kept = set(User.objects.values_list("email", flat=True))
-    assert kept == {"member@example.com", "new@example.com", "staff@example.com"}
+    assert kept == {
+        "member@example.com",
+        "new@example.com",
+        "staff@example.com",
+        "returning@example.com",
+    }
     assert not Profile.objects.filter(display_name="Squatter").exists()
 
 
