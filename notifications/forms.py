@@ -27,6 +27,10 @@ class EndpointForm(forms.ModelForm):
 
     def clean_url(self):
         url = self.cleaned_data["url"]
+        if "url" not in self.changed_data:
+            # Checked when it was saved, and again before every delivery: choosing other
+            # events needs no lookup, and mustn't be refused for the ones before.
+            return url
         # The check below looks the host up while a web thread waits (up to
         # WEBHOOKS_REGISTRATION_DNS_TIMEOUT): a member pointing URLs at a name server that
         # never answers could otherwise hold every thread. So it is counted per member.

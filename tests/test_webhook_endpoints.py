@@ -244,6 +244,22 @@ def test_url_checks_are_counted_per_member_before_any_lookup(client, member, mon
     assert Endpoint.objects.filter(owner=member).count() == 3
 
 
+def test_changing_only_the_events_checks_no_url(client, member, settings):
+    settings.WEBHOOKS_URL_CHECK_LIMIT = {"count": 1, "window_seconds": 600}
+    register(client, "https://93.184.215.14/hook")
+    endpoint = Endpoint.objects.get()
+    edit = reverse("notifications:endpoint", args=[endpoint.pk])
+
+    for events in ([Event.EMAIL_CONFIRMED], [Event.PROFILE_UPDATED]):
+        response = client.post(edit, {"url": endpoint.url, "events": events})
+        assert response.status_code == 302
+
+    endpoint.refresh_from_db()
+    assert endpoint.events == [Event.PROFILE_UPDATED]
+    response = client.post(edit, {"url": "https://93.184.215.14/other", "events": events})
+    assert "Too many URLs checked" in response.text
+
+
 def test_saving_a_resting_endpoint_ends_its_rest(client, member):
     # The member fixed what made the endpoint time out; the next delivery is sent.
     register(client, "https://93.184.215.14/hook")
