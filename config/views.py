@@ -25,19 +25,29 @@ csp_logger = logging.getLogger("config.csp")
 ENGINE_CHECK_SECONDS = 10
 _last_engine_check = (-math.inf, [])
 _checking = threading.Lock()
+_check_started = -math.inf
 
 
 def engine_problems() -> list[str]:
-    global _last_engine_check  # One answer per process, shared by its threads.
+    global _last_engine_check, _check_started  # One answer per process, for its threads.
     checked_at, problems = _last_engine_check
+    now = time.monotonic()
+    if now - checked_at < ENGINE_CHECK_SECONDS:
+        return problems
     # One thread asks at a time; the others get the last answer meanwhile, so a Redis
     # or database that answers slowly holds one thread here, not every one.
-    if time.monotonic() - checked_at >= ENGINE_CHECK_SECONDS and _checking.acquire(blocking=False):
+    if _checking.acquire(blocking=False):
+        _check_started = now
         try:
             problems = engines.current().problems()
             _last_engine_check = (time.monotonic(), problems)
         finally:
             _checking.release()
+        return problems
+    # An engine that hangs (a Redis that stopped answering without closing the
+    # connection) would otherwise leave the last answer, maybe "ok", standing for ever.
+    if (waited := now - _check_started) >= ENGINE_CHECK_SECONDS:
+        return [f"the task engine has not answered for {waited:.0f} s"]
     return problems
 
 

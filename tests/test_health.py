@@ -1,5 +1,6 @@
 import math
 import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.django_db
 def fresh_engine_check(monkeypatch):
     """Each test asks the engine itself, not the answer an earlier test left behind."""
     monkeypatch.setattr(views, "_last_engine_check", (-math.inf, []))
+    monkeypatch.setattr(views, "_check_started", -math.inf)
 
 
 def test_healthz_answers_200_when_the_database_answers(client):
@@ -93,3 +95,26 @@ def test_while_the_engine_is_slow_to_answer_only_one_request_waits_for_it(monkey
         list(requests.map(lambda _: views.engine_problems(), range(10)))
 
     assert len(asked) == 1
+
+
+def test_an_engine_that_never_answers_is_reported_not_hidden_behind_the_last_answer(
+    monkeypatch,
+):
+    monkeypatch.setattr(views, "ENGINE_CHECK_SECONDS", 0.2)
+    released = threading.Event()
+
+    def hanging_problems(queues=None):
+        released.wait(10)  # A Redis that stopped answering, the connection still open.
+        return []
+
+    monkeypatch.setattr(engines.current(), "problems", hanging_problems)
+    asking = threading.Thread(target=views.engine_problems)
+    asking.start()
+    try:
+        time.sleep(0.3)
+        problems = views.engine_problems()
+    finally:
+        released.set()
+        asking.join()
+
+    assert problems and "has not answered" in problems[0]
