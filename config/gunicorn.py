@@ -1,8 +1,9 @@
 """gunicorn settings, read from the environment a platform provides.
 
-Threads, not more sync processes: a password hash (Argon2id or PBKDF2) holds a core for
-a few hundred milliseconds but releases the GIL, so a threaded worker keeps answering
-cheap requests on its other threads while one hashes. A sync worker answers nothing else
+Threads, not more sync processes: a password hash holds a core (20 ms for Argon2id, a
+third of a second for PBKDF2, which hashes made before Argon2id still use) but releases
+the GIL, so a threaded worker keeps answering cheap requests on its other threads while
+one hashes. A sync worker answers nothing else
 until its hash is done, and every request queued behind it waits. docs/web.md has the
 numbers, measured with bench/web.py.
 """
@@ -18,10 +19,15 @@ worker_class = "gthread"
 # free thread in arrival order, behind any slow ones. Those mostly sleep, waiting their
 # turn to hash (accounts/hashers.py), so idle threads cost little CPU; and at most
 # WEB_THREADS - 2 of them wait to hash (PASSWORD_HASHING_LINE reads this variable too).
-# 32, not 16: a burst's connections don't split evenly between processes (one took 31
-# of 40 in bench/web.py). Each thread may keep a database connection open once it has
-# used one: a machine holds up to WEB_CONCURRENCY x WEB_THREADS (docs/web.md).
+# Each thread may keep a database connection open once it has used one: a machine holds
+# up to WEB_CONCURRENCY x WEB_THREADS (docs/web.md).
 threads = int(os.environ.get("WEB_THREADS", "32"))
+# A process takes no more connections than it has threads. Left at gunicorn's 1,000, the
+# first process to wake takes a whole burst (31 of 40 signups in bench/web.py) while the
+# other idles; capped, the rest wait in the listen queue for whichever process frees a
+# thread first. Every response then closes its connection, as a sync worker's does.
+worker_connections = threads
+keepalive = 0
 
 # For gthread workers this is not a per-request limit as it is for sync workers: the
 # worker's main thread reports to the arbiter every second while requests run on the
