@@ -92,11 +92,10 @@ AUTH_USER_MODEL = "accounts.User"
 # Argon2id first: new and changed passwords get it. PBKDF2 (Django's default) stays so
 # that hashes made before still verify; Django re-hashes them with Argon2id at the
 # member's next login. Argon2id makes GPU cracking expensive through memory, and at
-# Django's cost, computed by libsodium, takes under a third of PBKDF2's CPU (docs/web.md).
-# These are Django's hashers (Argon2id computed by libsodium), taking turns
-# (accounts/hashers.py): a web process runs at most PASSWORD_HASHING_CONCURRENCY hashes
-# at once, so a crowd of logins can't starve its other threads of CPU, nor take 100 MiB
-# of memory per concurrent Argon2id hash.
+# OWASP's recommended cost takes a fifteenth of PBKDF2's CPU (docs/web.md).
+# These are Django's hashers taking turns (accounts/hashers.py): a web process runs at
+# most PASSWORD_HASHING_CONCURRENCY hashes at once, so a crowd of logins can't starve
+# its other threads of CPU.
 PASSWORD_HASHERS = [
     "accounts.hashers.Argon2PasswordHasher",
     "accounts.hashers.PBKDF2PasswordHasher",
@@ -104,7 +103,9 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
-PASSWORD_HASHING_CONCURRENCY = 1
+# Two hashes at once per process: a burst seldom splits evenly between processes, and
+# with two turns the process that got most of it hashes on both cores (docs/web.md).
+PASSWORD_HASHING_CONCURRENCY = 2
 # A request waiting for its turn holds one of the WEB_THREADS threads of its web process
 # (config/gunicorn.py reads the same variable). At most PASSWORD_HASHING_LINE of them
 # hash or wait at once, so 2 threads are always left for every other page; past that, or
