@@ -131,16 +131,17 @@ def sweep_deliveries() -> str:
 @cron("43 * * * *")
 @task(queue_name="default")
 def prune_deliveries() -> str:
-    """Delete finished deliveries older than WEBHOOKS_DELIVERY_RETENTION_DAYS.
+    """Delete deliveries that finished more than WEBHOOKS_DELIVERY_RETENTION_DAYS ago.
 
     Every event makes a row per endpoint, and an endpoint's page shows only its latest
     50: without this each endpoint's history grows for as long as the site runs. Pending
-    ones stay, however old, since they are still being delivered. Hourly, so each run
-    deletes about an hour's worth.
+    ones stay, however old, since they are still being delivered. Age counts from the
+    last attempt, so a delivery sent again by hand long after its event stays as long
+    as any other. Hourly, so each run deletes about an hour's worth.
     """
     cutoff = timezone.now() - timedelta(days=settings.WEBHOOKS_DELIVERY_RETENTION_DAYS)
-    finished = Delivery.objects.filter(created_at__lt=cutoff).exclude(
-        status=Delivery.Status.PENDING
-    )
+    finished = Delivery.objects.filter(
+        Q(last_attempt_at__lt=cutoff) | Q(last_attempt_at__isnull=True, created_at__lt=cutoff)
+    ).exclude(status=Delivery.Status.PENDING)
     deleted, _ = finished.delete()
     return f"deleted {deleted}"
