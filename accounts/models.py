@@ -31,6 +31,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     email = models.EmailField("email", unique=True)
     email_confirmed_at = models.DateTimeField(null=True, blank=True)
+    # When the latest confirmation link was mailed: pruning spares an account while its
+    # link may still work (accounts.tasks.prune_unconfirmed_accounts).
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)

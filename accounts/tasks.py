@@ -64,6 +64,12 @@ def send_confirmation_email(user_id: int, already_registered: bool = False) -> s
         return "sent"
     if user.email_confirmed:
         return "skipped: already confirmed"
+    # Recorded before the link exists, so pruning never deletes an account whose link may
+    # still work; an account pruned meanwhile gets no link.
+    if not User.objects.filter(pk=user.pk, is_active=True).update(
+        confirmation_sent_at=timezone.now()
+    ):
+        return "skipped: no active user"
     confirm_path = reverse("accounts:confirm", kwargs={"token": make_token(user)})
     send_email(user.email, "confirm_email", {"confirm_url": settings.SITE_URL + confirm_path})
     return "sent"
@@ -143,11 +149,15 @@ def prune_unconfirmed_accounts() -> str:
 
     Anyone can sign up with any address. Until its owner confirms it, such an account
     holds the address (a later signup with it is told it is taken) and a row no one can
-    log in to. Never deleted here: staff, and anyone who has ever logged in (an account
-    whose confirmation staff cleared in the admin, say).
+    log in to. Never deleted here: staff, anyone who has ever logged in (an account
+    whose confirmation staff cleared in the admin, say), and an account whose latest
+    confirmation link still works (one asked for again on the sixth day, say).
     """
-    cutoff = timezone.now() - timedelta(days=settings.UNCONFIRMED_ACCOUNT_RETENTION_DAYS)
+    now = timezone.now()
+    cutoff = now - timedelta(days=settings.UNCONFIRMED_ACCOUNT_RETENTION_DAYS)
+    links_expired = now - timedelta(seconds=settings.EMAIL_CONFIRMATION_MAX_AGE)
     unconfirmed = User.objects.filter(
+        Q(confirmation_sent_at__isnull=True) | Q(confirmation_sent_at__lt=links_expired),
         email_confirmed_at__isnull=True,
         date_joined__lt=cutoff,
         last_login__isnull=True,

@@ -3,6 +3,9 @@
 from datetime import timedelta
 
 import pytest
+from django.core import mail
+from django.test import TestCase
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Profile, User
@@ -52,3 +55,22 @@ def test_the_freed_address_can_sign_up_again(make_user, settings, signup):
     assert User.objects.get(email="owner@example.com").date_joined > timezone.now() - timedelta(
         minutes=1
     )
+
+
+def test_an_account_whose_latest_link_still_works_is_kept_until_it_expires(
+    make_user, settings, client
+):
+    # Asked for a new link on the last day: the link works for days more, and so must the
+    # account it confirms.
+    owner = make_user("late@example.com")
+    joined(owner, days_ago=settings.UNCONFIRMED_ACCOUNT_RETENTION_DAYS - 0.1)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        client.post(reverse("accounts:resend"), {"email": "late@example.com"})
+    assert len(mail.outbox) == 1
+    joined(owner, days_ago=settings.UNCONFIRMED_ACCOUNT_RETENTION_DAYS + 1)
+
+    assert prune_unconfirmed_accounts.call() == "deleted 0"
+
+    link_expired = timezone.now() - timedelta(seconds=settings.EMAIL_CONFIRMATION_MAX_AGE + 60)
+    User.objects.filter(pk=owner.pk).update(confirmation_sent_at=link_expired)
+    assert prune_unconfirmed_accounts.call() == "deleted 1"
