@@ -7,6 +7,7 @@ import threading
 import time
 from contextlib import contextmanager
 
+import argon2
 import pytest
 from django.contrib.auth import hashers
 from django.contrib.auth.hashers import make_password
@@ -70,33 +71,45 @@ def test_signup_stores_an_argon2id_hash_at_owasps_cost(db, shipped_hashers, sign
     assert User.objects.get(email="new@example.com").password.startswith(OWASP_ARGON2ID)
 
 
-@pytest.fixture
-def django_argon2_member(db, shipped_hashers):
-    """A confirmed member whose hash Django's own Argon2 hasher made (100 MiB, 8 lanes)."""
-    user = User.objects.create_user("old@example.com")
-    user.password = hashers.Argon2PasswordHasher().encode(
-        PASSWORD, hashers.Argon2PasswordHasher().salt()
+def djangos_argon2_hash(password):
+    """What Django's own Argon2 hasher stores: 100 MiB, 2 passes, 8 lanes."""
+    return hashers.Argon2PasswordHasher().encode(password, hashers.Argon2PasswordHasher().salt())
+
+
+def libsodium_era_hash(password):
+    """What this template stored before (libsodium): 100 MiB, 2 passes, 1 lane, and a salt
+    of 16 random bytes."""
+    return "argon2" + argon2.PasswordHasher(time_cost=2, memory_cost=102400, parallelism=1).hash(
+        password
     )
-    user.save(update_fields=["password"])
-    user.confirm_email()
-    return user
 
 
-def test_a_hash_made_by_djangos_argon2_hasher_logs_in_and_is_remade_once(
-    client, django_argon2_member
+@pytest.mark.parametrize(
+    ("make_hash", "kind"),
+    [(djangos_argon2_hash, ",p=8$"), (libsodium_era_hash, "m=102400,t=2,p=1$")],
+)
+def test_an_older_argon2_hash_logs_in_and_is_remade_once(
+    client, db, shipped_hashers, make_hash, kind
 ):
-    assert ",p=8$" in django_argon2_member.password
+    member = User.objects.create_user("old@example.com")
+    member.password = make_hash(PASSWORD)
+    member.save(update_fields=["password"])
+    member.confirm_email()
+    assert kind in member.password
+    old_hash = member.password
     assert log_in(client, "not-the-password").status_code == 200
+    member.refresh_from_db()
+    assert member.password == old_hash
 
     assert log_in(client, PASSWORD).status_code == 302
 
-    django_argon2_member.refresh_from_db()
-    remade = django_argon2_member.password
+    member.refresh_from_db()
+    remade = member.password
     assert remade.startswith(OWASP_ARGON2ID)
     client.logout()
     assert log_in(client, PASSWORD).status_code == 302
-    django_argon2_member.refresh_from_db()
-    assert django_argon2_member.password == remade, "a hash made here was made again"
+    member.refresh_from_db()
+    assert member.password == remade, "a hash made here was made again"
 
 
 class RecordingHasher:
@@ -124,8 +137,9 @@ class TakingTurns(TakesTurns, RecordingHasher):
     pass
 
 
-def test_a_process_runs_one_hash_at_a_time_however_many_threads_ask(settings):
-    settings.PASSWORD_HASHING_CONCURRENCY = 1
+@pytest.mark.parametrize("concurrency", [1, base.PASSWORD_HASHING_CONCURRENCY])
+def test_a_process_runs_no_more_hashes_at_once_than_its_turns(settings, concurrency):
+    settings.PASSWORD_HASHING_CONCURRENCY = concurrency
     hasher = TakingTurns()
     logins = [
         threading.Thread(target=hasher.verify, args=(PASSWORD, f"salt${PASSWORD}"), daemon=True)
@@ -138,7 +152,7 @@ def test_a_process_runs_one_hash_at_a_time_however_many_threads_ask(settings):
         login.join(timeout=max(0, deadline - time.monotonic()))
 
     assert not any(login.is_alive() for login in logins), "a nested turn deadlocked"
-    assert hasher.most_at_once == 1
+    assert hasher.most_at_once == concurrency
 
 
 @contextmanager
