@@ -80,20 +80,20 @@ class TakesTurns:
 
 
 class Argon2PasswordHasher(TakesTurns, hashers.Argon2PasswordHasher):
-    """Django's Argon2id hasher at OWASP's recommended cost: 19 MiB, 2 passes, 1 lane.
+    """Django's Argon2id hasher at OWASP's minimum cost: 19 MiB, 2 passes, 1 lane.
 
     Django's own settings (100 MiB, 2 passes, 8 lanes) cost about eight times the CPU per
     hash, and each hash holds a core for that long: forty signups at once need both cores
     for more than three seconds, and a flood of wrong passwords needs an eighth as many
-    guesses a second to keep them busy. With OWASP's setting, a guess on a stolen
-    database fills 19 MiB twice instead of 100 MiB twice: about five times cheaper than
-    at Django's Argon2 setting, and still memory-hard, which PBKDF2, Django's default
+    guesses a second to keep them busy. The price: a guess on a stolen database fills
+    19 MiB twice instead of 100 MiB twice, so it costs at least five times less than at
+    Django's Argon2 setting. It is still memory-hard, which PBKDF2, Django's default
     hasher, is not (docs/web.md weighs the two). One lane: lanes spread a single hash
     over several cores, which a crowd keeps busy anyway.
 
     Hashes made with other settings still verify, and are made again with these at the
-    member's next login (Django's must_update()). To pay more per hash, subclass this
-    with other costs and list the subclass first.
+    member's next login (Django's must_update()); until then they cost what they cost
+    before. To pay more per hash, subclass this with other costs and list it first.
     """
 
     time_cost = 2

@@ -1,8 +1,8 @@
 """gunicorn settings, read from the environment a platform provides.
 
-Threads, not more sync processes: a password hash holds a core (20 ms for Argon2id, a
-third of a second for PBKDF2, which hashes made before Argon2id still use) but releases
-the GIL, so a threaded worker keeps answering cheap requests on its other threads while
+Threads, not more sync processes: a password hash holds a core (20 ms for Argon2id as
+shipped, up to a third of a second for hashes made before, until their members log in)
+but releases the GIL, so a threaded worker keeps answering cheap requests on its other threads while
 one hashes. A sync worker answers nothing else
 until its hash is done, and every request queued behind it waits. docs/web.md has the
 numbers, measured with bench/web.py.
@@ -23,9 +23,11 @@ worker_class = "gthread"
 # up to WEB_CONCURRENCY x WEB_THREADS (docs/web.md).
 threads = int(os.environ.get("WEB_THREADS", "32"))
 # A process takes no more connections than it has threads. Left at gunicorn's 1,000, the
-# first process to wake takes a whole burst (31 of 40 signups in bench/web.py) while the
-# other idles; capped, the rest wait in the listen queue for whichever process frees a
-# thread first. Every response then closes its connection, as a sync worker's does.
+# first process to wake takes most of a burst (31 of 40 signups in bench/web.py) while
+# the other idles; capped, the rest wait in the listen queue for whichever process frees
+# a thread first. Every response then closes its connection, as a sync worker's does,
+# and a connection that sends nothing for 5 s is closed (gunicorn's wait for a first
+# byte) rather than kept.
 worker_connections = threads
 keepalive = 0
 

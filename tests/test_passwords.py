@@ -19,7 +19,7 @@ from config.settings import base
 
 from .conftest import PASSWORD
 
-# OWASP's recommended Argon2id: 19 MiB, 2 passes, 1 lane (accounts/hashers.py).
+# OWASP's minimum for Argon2id: 19 MiB, 2 passes, 1 lane (accounts/hashers.py).
 OWASP_ARGON2ID = "argon2$argon2id$v=19$m=19456,t=2,p=1$"
 
 

@@ -90,9 +90,10 @@ CACHES = {
 
 AUTH_USER_MODEL = "accounts.User"
 # Argon2id first: new and changed passwords get it. PBKDF2 (Django's default) stays so
-# that hashes made before still verify; Django re-hashes them with Argon2id at the
-# member's next login. Argon2id makes GPU cracking expensive through memory, and at
-# OWASP's recommended cost takes a fifteenth of PBKDF2's CPU (docs/web.md).
+# that hashes made before still verify; Django re-hashes them, and Argon2id hashes made
+# at another cost, with Argon2id at the member's next login. Argon2id makes GPU
+# cracking expensive through memory, and at OWASP's minimum cost takes a fifteenth of
+# PBKDF2's CPU (docs/web.md).
 # These are Django's hashers taking turns (accounts/hashers.py): a web process runs at
 # most PASSWORD_HASHING_CONCURRENCY hashes at once, so a crowd of logins can't starve
 # its other threads of CPU.
