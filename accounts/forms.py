@@ -167,8 +167,10 @@ class PasswordResetRequestForm(PasswordResetForm):
     def save(self, **kwargs) -> None:
         # Enqueue after commit, like every mail here: the request never waits for SMTP,
         # and a rolled-back request sends nothing. The task makes the link when it runs.
+        # robust: a task engine that is down is logged, not a 500 that only addresses with
+        # an account would get.
         for user in self.get_users(self.cleaned_data["email"]):
-            transaction.on_commit(partial(send_password_reset_email.enqueue, user.pk))
+            transaction.on_commit(partial(send_password_reset_email.enqueue, user.pk), robust=True)
 
 
 class ResetPasswordForm(SetPasswordForm):

@@ -212,7 +212,9 @@ class ResendConfirmationView(FormView):
             email=email, is_active=True, email_confirmed_at__isnull=True
         ).first()
         if user is not None:
-            transaction.on_commit(partial(send_confirmation_email.enqueue, user.pk))
+            # robust: a task engine that is down is logged, not a 500 that only addresses
+            # with an account waiting would get.
+            transaction.on_commit(partial(send_confirmation_email.enqueue, user.pk), robust=True)
         # The same page whether or not the address has an account waiting: no enumeration.
         return render(self.request, "accounts/resend_done.html", {"email": email})
 

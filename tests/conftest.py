@@ -117,3 +117,14 @@ def hasher_calls(settings):
     settings.PASSWORD_HASHERS = ["tests.hashers.CountingHasher"]
     CountingHasher.calls = []
     return CountingHasher.calls
+
+
+@pytest.fixture
+def engine_down(monkeypatch):
+    """Every .enqueue() fails, as when Redis or the database queue is unreachable."""
+    from django.tasks import Task
+
+    def unreachable(task, *args, **kwargs):
+        raise ConnectionError("the task engine is down")
+
+    monkeypatch.setattr(Task, "enqueue", unreachable)

@@ -163,3 +163,16 @@ def test_reset_mail_is_a_task_on_the_email_queue_enqueued_on_commit(client, make
 
     [message] = mail.outbox
     assert message.to == ["ann@example.com"]
+
+
+def test_with_the_task_engine_down_known_and_unknown_addresses_still_look_alike(
+    client, make_user, engine_down, caplog
+):
+    make_user("ann@example.com", confirmed=True)
+
+    known = ask_for_reset(client, "ann@example.com", client_ip="192.0.2.1")
+    unknown = ask_for_reset(client, "nobody@example.com", client_ip="192.0.2.2")
+
+    assert known.status_code == unknown.status_code == 302
+    assert known["Location"] == unknown["Location"]
+    assert "the task engine is down" in caplog.text

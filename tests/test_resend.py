@@ -89,3 +89,18 @@ def test_resend_with_a_bad_address_explains(client):
     assert response.status_code == 200
     assert "Enter a valid email address." in response.text
     assert mail.outbox == []
+
+
+def test_with_the_task_engine_down_known_and_unknown_addresses_still_look_alike(
+    client, make_user, engine_down, caplog
+):
+    # Only an account waiting for confirmation gets a task: if enqueueing it failed the
+    # request, an outage would tell a stranger which addresses have one.
+    make_user("ann@example.com")
+
+    known = resend(client, "ann@example.com", client_ip="192.0.2.1")
+    unknown = resend(client, "nobody@example.com", client_ip="192.0.2.2")
+
+    assert known.status_code == unknown.status_code == 200
+    assert known.text.replace("ann@", "X@") == unknown.text.replace("nobody@", "X@")
+    assert "the task engine is down" in caplog.text
