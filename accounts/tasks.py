@@ -149,15 +149,19 @@ def prune_unconfirmed_accounts() -> str:
 
     Anyone can sign up with any address. Until its owner confirms it, such an account
     holds the address (a later signup with it is told it is taken) and a row no one can
-    log in to. Never deleted here: staff, anyone who has ever logged in (an account
-    whose confirmation staff cleared in the admin, say), and an account whose latest
-    confirmation link still works (one asked for again on the sixth day, say).
+    log in to. Never deleted here: staff, and anyone who has ever logged in (an account
+    whose confirmation staff cleared in the admin, say). An account whose latest link
+    still works (one asked for again on the sixth day, say) waits until it expires; the
+    resend page mails no link once the retention period is over, so that wait ends, and
+    a stranger asking again every few days can't keep the address for ever.
     """
     now = timezone.now()
     cutoff = now - timedelta(days=settings.UNCONFIRMED_ACCOUNT_RETENTION_DAYS)
-    links_expired = now - timedelta(seconds=settings.EMAIL_CONFIRMATION_MAX_AGE)
+    link_lifetime = timedelta(seconds=settings.EMAIL_CONFIRMATION_MAX_AGE)
     unconfirmed = User.objects.filter(
-        Q(confirmation_sent_at__isnull=True) | Q(confirmation_sent_at__lt=links_expired),
+        Q(confirmation_sent_at__isnull=True)
+        | Q(confirmation_sent_at__lt=now - link_lifetime)
+        | Q(date_joined__lt=cutoff - link_lifetime),
         email_confirmed_at__isnull=True,
         date_joined__lt=cutoff,
         last_login__isnull=True,

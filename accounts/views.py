@@ -1,6 +1,8 @@
 import re
+from datetime import timedelta
 from functools import partial
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -10,6 +12,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.tasks import TaskResultStatus
 from django.urls import reverse_lazy
+from django.utils import timezone
 from django.views.generic import FormView, TemplateView, UpdateView, View
 
 from worker import retries
@@ -208,8 +211,14 @@ class ResendConfirmationView(FormView):
                 self.request, self.template_name, {"form": form, "rate_limited": True}, status=429
             )
 
+        # Past the retention period the account is about to be pruned: a new link would
+        # outlive it (accounts.tasks.prune_unconfirmed_accounts).
+        retention = timedelta(days=settings.UNCONFIRMED_ACCOUNT_RETENTION_DAYS)
         user = User.objects.filter(
-            email=email, is_active=True, email_confirmed_at__isnull=True
+            email=email,
+            is_active=True,
+            email_confirmed_at__isnull=True,
+            date_joined__gte=timezone.now() - retention,
         ).first()
         if user is not None:
             # robust: a task engine that is down is logged, not a 500 that only addresses

@@ -74,3 +74,24 @@ def test_an_account_whose_latest_link_still_works_is_kept_until_it_expires(
     link_expired = timezone.now() - timedelta(seconds=settings.EMAIL_CONFIRMATION_MAX_AGE + 60)
     User.objects.filter(pk=owner.pk).update(confirmation_sent_at=link_expired)
     assert prune_unconfirmed_accounts.call() == "deleted 1"
+
+
+def test_a_stranger_asking_again_every_few_days_cannot_keep_the_address(
+    make_user, settings, client
+):
+    # Someone else's address, signed up and never confirmed: the resend page mails no
+    # link once the retention period is over, and pruning stops waiting for old links.
+    squatted = make_user("victim@example.com")
+    retention = settings.UNCONFIRMED_ACCOUNT_RETENTION_DAYS
+    link_days = settings.EMAIL_CONFIRMATION_MAX_AGE / 86400
+    joined(squatted, days_ago=retention + 1)
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        page = client.post(reverse("accounts:resend"), {"email": "victim@example.com"})
+    assert "a new link is on its way" in page.text  # the page any address gets
+    assert mail.outbox == []
+
+    # A link mailed on the last day keeps the account only as long as it works.
+    User.objects.filter(pk=squatted.pk).update(confirmation_sent_at=timezone.now())
+    joined(squatted, days_ago=retention + link_days + 0.1)
+    assert prune_unconfirmed_accounts.call() == "deleted 1"
