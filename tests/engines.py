@@ -28,12 +28,12 @@ def redis_or_skip() -> redis.Redis:
     return connection
 
 
-def use_rq(settings):
-    """Point TASKS at the RQ backend on the test Redis database."""
+def use_rq(settings, redis_url=REDIS_URL):
+    """Point TASKS at the RQ backend on the test Redis database (or on `redis_url`)."""
     settings.TASKS = {
         "default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": settings.TASK_QUEUES}
     }
-    settings.RQ_QUEUES = {queue: {"URL": REDIS_URL} for queue in settings.TASK_QUEUES}
+    settings.RQ_QUEUES = {queue: {"URL": redis_url} for queue in settings.TASK_QUEUES}
 
 
 def run_rq_worker(queues):

@@ -1,6 +1,9 @@
 """One codebase, every engine: the task modules import and run unchanged on each."""
 
+import threading
+
 import pytest
+import redis
 from django.conf import settings as django_settings
 from django.core import mail
 from django.tasks import Task, TaskResultStatus
@@ -13,11 +16,12 @@ from accounts.models import Profile, SearchEntry
 from accounts.tasks import send_confirmation_email, update_search_entry
 from notifications.models import Delivery, Endpoint, Event
 from notifications.tasks import deliver_webhook
+from peers.receiver import SilentReceiver
 from peers.smtp import SMTPServer
 from worker import retries
 
 from .conftest import run_worker
-from .engines import make_scheduled_jobs_due, run_rq_worker
+from .engines import make_scheduled_jobs_due, run_rq_worker, use_rq
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -147,3 +151,26 @@ def test_email_refused_twice_for_now_is_sent_on_the_third_attempt(
 
 def make_database_retries_due():
     DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+
+
+def test_a_redis_that_never_answers_fails_the_enqueue_instead_of_holding_it(settings):
+    # A request enqueues inside its thread: a Redis that accepts and never answers must
+    # not hold that web thread for ever. redis-py (8 and later) gives up after 5 s unless
+    # REDIS_URL says otherwise (?socket_timeout=...); the resend and reset pages then log
+    # the failure and answer as usual (test_resend.py, test_password_reset.py).
+    outcome = []
+
+    def enqueue():
+        try:
+            send_confirmation_email.enqueue(1)
+        except Exception as error:  # whatever it is, it must come
+            outcome.append(error)
+
+    with SilentReceiver() as silent:
+        use_rq(settings, f"redis://127.0.0.1:{silent.listener.getsockname()[1]}/0")
+        request = threading.Thread(target=enqueue, daemon=True)
+        request.start()
+        request.join(timeout=30)
+
+    assert outcome, "the enqueue is still waiting for Redis"
+    assert isinstance(outcome[0], redis.TimeoutError)
