@@ -2,10 +2,10 @@
 
 Threads, not more sync processes: a password hash holds a core (20 ms for Argon2id as
 shipped, up to a third of a second for hashes made before, until their members log in)
-but releases the GIL, so a threaded worker keeps answering cheap requests on its other threads while
-one hashes. A sync worker answers nothing else
-until its hash is done, and every request queued behind it waits. docs/web.md has the
-numbers, measured with bench/web.py.
+but releases the GIL, so a threaded worker keeps answering cheap requests on its other
+threads while one hashes. A sync worker answers nothing else until its hash is done,
+and every request queued behind it waits. docs/web.md has the numbers, measured with
+bench/web.py.
 """
 
 import os

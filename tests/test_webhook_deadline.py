@@ -161,12 +161,24 @@ def test_an_endpoint_that_never_answers_rests_instead_of_holding_a_thread_per_de
         run_worker()
         connections_while_resting = len(receiver.connections)
 
+        # The member saves the endpoint (having fixed the receiver, say): sent at once.
+        saved = client.post(
+            reverse("notifications:endpoint", args=[endpoint.pk]),
+            {"url": receiver.url, "events": [Event.PROFILE_UPDATED], "is_active": "on"},
+        )
+        client.post(send_test)
+        run_worker()  # Times out again: another rest.
+        connections_after_saving = len(receiver.connections)
+
+        # Or the rest runs out.
         Endpoint.objects.filter(pk=endpoint.pk).update(resting_until=timezone.now())
         client.post(send_test)
         run_worker()
 
         assert connections_while_resting == 1
-        assert len(receiver.connections) == 2
+        assert saved.status_code == 302
+        assert connections_after_saving == 2
+        assert len(receiver.connections) == 3
     second = Delivery.objects.filter(endpoint=endpoint).order_by("pk")[1]
     assert second.status == Delivery.Status.PENDING
     assert second.attempts == 1

@@ -3,11 +3,9 @@
 import base64
 import re
 import socket
-from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from notifications import ssrf, transport
 from notifications.models import Delivery, Endpoint, Event
@@ -258,22 +256,3 @@ def test_changing_only_the_events_checks_no_url(client, member, settings):
     assert endpoint.events == [Event.PROFILE_UPDATED]
     response = client.post(edit, {"url": "https://93.184.215.14/other", "events": events})
     assert "Too many URLs checked" in response.text
-
-
-def test_saving_a_resting_endpoint_ends_its_rest(client, member):
-    # The member fixed what made the endpoint time out; the next delivery is sent.
-    register(client, "https://93.184.215.14/hook")
-    endpoint = Endpoint.objects.get()
-    Endpoint.objects.filter(pk=endpoint.pk).update(
-        resting_until=timezone.now() + timedelta(minutes=4)
-    )
-
-    response = client.post(
-        reverse("notifications:endpoint", args=[endpoint.pk]),
-        {"url": "https://93.184.215.14/fixed", "events": [Event.PROFILE_UPDATED]},
-    )
-
-    assert response.status_code == 302
-    endpoint.refresh_from_db()
-    assert endpoint.url == "https://93.184.215.14/fixed"
-    assert endpoint.resting_until is None
