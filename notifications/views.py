@@ -68,8 +68,11 @@ class EndpointDetailView(LoginRequiredMixin, UpdateView):
     def form_valid(self, form):
         if form.instance.is_active:
             form.instance.disabled_reason = ""
-        # The member may have fixed what made the endpoint time out: send to it again now.
-        form.instance.resting_until = None
+        # A new URL may answer: send to it again now. Only a new URL ends the rest, since
+        # only a new URL is counted (EndpointForm.clean_url): re-saving the same one to
+        # end each rest would let a receiver that never answers hold a thread per delivery.
+        if "url" in form.changed_data:
+            form.instance.resting_until = None
         form.save()
         messages.success(self.request, "Endpoint saved.")
         return redirect("notifications:endpoint", self.object.pk)

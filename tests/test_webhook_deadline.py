@@ -161,11 +161,15 @@ def test_an_endpoint_that_never_answers_rests_instead_of_holding_a_thread_per_de
         run_worker()
         connections_while_resting = len(receiver.connections)
 
-        # The member saves the endpoint (having fixed the receiver, say): sent at once.
-        saved = client.post(
-            reverse("notifications:endpoint", args=[endpoint.pk]),
-            {"url": receiver.url, "events": [Event.PROFILE_UPDATED], "is_active": "on"},
-        )
+        # Saving the endpoint as it is doesn't end the rest (or a member could end each
+        # one); saving it with a new URL does, and the next delivery is sent at once.
+        edit = reverse("notifications:endpoint", args=[endpoint.pk])
+        form = {"url": receiver.url, "events": [Event.PROFILE_UPDATED], "is_active": "on"}
+        client.post(edit, form)
+        client.post(send_test)
+        run_worker()
+        connections_after_resaving = len(receiver.connections)
+        saved = client.post(edit, {**form, "url": receiver.url.replace("/hooks", "/fixed")})
         client.post(send_test)
         run_worker()  # Times out again: another rest.
         connections_after_saving = len(receiver.connections)
@@ -176,6 +180,7 @@ def test_an_endpoint_that_never_answers_rests_instead_of_holding_a_thread_per_de
         run_worker()
 
         assert connections_while_resting == 1
+        assert connections_after_resaving == 1
         assert saved.status_code == 302
         assert connections_after_saving == 2
         assert len(receiver.connections) == 3
