@@ -102,8 +102,13 @@ def email_status(result) -> tuple[str, str]:
 
 # How smtplib reports the mail server refusing the recipient, in a traceback's last line
 # or a retry's reason: SMTPRecipientsRefused: {'a@b.example': (550, b'5.1.1 No such user')}.
+# Only an answer about the address or its mailbox (RFC 3463 enhanced status X.1.Y: no
+# such mailbox, bad syntax, but not X.1.7 and X.1.8, our sender; X.2.Y: mailbox full or
+# disabled) is the visitor's. A server also refuses recipients for reasons of ours (our
+# client host, our sender, relaying: X.7.Y; its own system: X.3.Y), naming our set-up.
 RECIPIENT_REFUSED = re.compile(
-    r"^(?:smtplib\.)?SMTPRecipientsRefused: \{.*?\((\d{3}), b?['\"](.*?)['\"]\)"
+    r"^(?:smtplib\.)?SMTPRecipientsRefused: \{.*?\((\d{3}), b?['\"]"
+    r"([245]\.(?:1\.(?:[0-69]|10)|2\.\d{1,3})\b.*?)['\"]\)"
 )
 
 

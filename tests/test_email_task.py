@@ -180,7 +180,7 @@ def test_inbox_page_shows_a_failed_email(client, signup, settings):
 
 @pytest.mark.usefixtures("database_backend")
 def test_email_refused_twice_for_now_is_sent_on_the_third_attempt(client, signup, settings):
-    try_later = "451 4.3.0 Mailbox busy, try again later"
+    try_later = "452 4.2.2 Mailbox full, try again later"
     with SMTPServer(refusals=[try_later, try_later]) as server:
         smtp_at(settings, server.port)
         signup("ann@example.com")
@@ -188,7 +188,7 @@ def test_email_refused_twice_for_now_is_sent_on_the_third_attempt(client, signup
         run_worker()
         fragment = client.get(reverse("accounts:email_status")).text
         assert "Confirmation email: <strong>Retrying</strong>" in fragment
-        assert "451" in fragment
+        assert "452 4.2.2 Mailbox full" in fragment
         assert "data-poll-url" in fragment  # The page keeps following the email.
         # The retry waits its backoff: a worker pass now runs nothing.
         run_worker()
@@ -290,6 +290,12 @@ def test_confirmation_email_goes_out_over_smtp(make_user, settings):
         "smtplib.SMTPSenderRefused: (553, b'sender rejected', 'noreply@example.com')",
         "SMTPServerDisconnected: (421, 'smtp-relay.internal.example closing')",
         "ConnectionRefusedError: (111, 'Connection refused to db.internal:5432')",
+        # Refused at RCPT, but for our client host, our sender or relaying, not the address.
+        "SMTPRecipientsRefused: {'a@example.com': (554, b'5.7.1 <unknown[10.0.3.7]>: Client "
+        "host rejected: Access denied')}",
+        "SMTPRecipientsRefused: {'a@example.com': (554, b'5.7.1 <a@example.com>: Relay access "
+        "denied')}",
+        "SMTPRecipientsRefused: {'a@example.com': (550, b'Sender verify failed')}",
     ],
 )
 def test_only_the_servers_refusal_of_the_address_is_shown(error):
