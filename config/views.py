@@ -46,7 +46,8 @@ def engine_problems() -> list[str]:
         return problems
     # An engine that hangs (a Redis that stopped answering without closing the
     # connection) would otherwise leave the last answer, maybe "ok", standing for ever.
-    if (waited := now - _check_started) >= ENGINE_CHECK_SECONDS:
+    # A start older than that answer is the check before it: this one is just starting.
+    if _check_started > checked_at and (waited := now - _check_started) >= ENGINE_CHECK_SECONDS:
         return [f"the task engine has not answered for {waited:.0f} s"]
     return problems
 

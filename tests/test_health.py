@@ -118,3 +118,14 @@ def test_an_engine_that_never_answers_is_reported_not_hidden_behind_the_last_ans
         asking.join()
 
     assert problems and "has not answered" in problems[0]
+
+
+def test_a_check_just_starting_is_not_mistaken_for_one_that_hangs(monkeypatch):
+    # Another thread has taken the check this instant and not yet noted when it started:
+    # the last answer, not a made-up "has not answered", is what this probe gets.
+    long_ago = time.monotonic() - 60
+    monkeypatch.setattr(views, "ENGINE_CHECK_SECONDS", 10)
+    monkeypatch.setattr(views, "_last_engine_check", (long_ago + 30, []))
+    monkeypatch.setattr(views, "_check_started", long_ago)
+    with views._checking:
+        assert views.engine_problems() == []
