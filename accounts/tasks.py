@@ -149,8 +149,9 @@ def prune_unconfirmed_accounts() -> str:
 
     Anyone can sign up with any address. Until its owner confirms it, such an account
     holds the address (a later signup with it is told it is taken) and a row no one can
-    log in to. Never deleted here: staff, and anyone who has ever logged in (an account
-    whose confirmation staff cleared in the admin, say). An account whose latest link
+    log in to. Never deleted here: staff, anyone who has ever logged in (an account
+    whose confirmation staff cleared in the admin, say), and an account staff
+    deactivated, which keeps its address blocked. An account whose latest link
     still works (one asked for again on the sixth day, say) waits until it expires; the
     resend page mails no link once the retention period is over, so that wait ends, and
     a stranger asking again every few days can't keep the address for ever.
@@ -165,6 +166,7 @@ def prune_unconfirmed_accounts() -> str:
         email_confirmed_at__isnull=True,
         date_joined__lt=cutoff,
         last_login__isnull=True,
+        is_active=True,
         is_staff=False,
         is_superuser=False,
     )

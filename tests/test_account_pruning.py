@@ -27,8 +27,11 @@ def test_only_old_unconfirmed_member_accounts_are_deleted(make_user, settings):
         "old unconfirmed staff": User.objects.create_user("staff@example.com", is_staff=True),
         # Staff cleared the confirmation in the admin, to have the address confirmed again.
         "old unconfirmed again": make_user("returning@example.com"),
+        # Staff deactivated a spammer's account to keep the address from signing up again.
+        "old unconfirmed blocked": make_user("blocked@example.com"),
     }
     User.objects.filter(email="returning@example.com").update(last_login=timezone.now())
+    User.objects.filter(email="blocked@example.com").update(is_active=False)
     for name, user in accounts.items():
         if name.startswith("old"):
             joined(user, days_ago=old)
@@ -42,6 +45,7 @@ def test_only_old_unconfirmed_member_accounts_are_deleted(make_user, settings):
         "new@example.com",
         "staff@example.com",
         "returning@example.com",
+        "blocked@example.com",
     }
     assert not Profile.objects.filter(display_name="Squatter").exists()
 
