@@ -135,6 +135,18 @@ class Processes:
         self.started.append(process)
         return process
 
+    def manage(self, *args: str) -> subprocess.CompletedProcess:
+        """Run a management command as an operator would on the same host, and wait for it."""
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=settings.BASE_DIR,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=60,
+        )
+
     def worker(self, *extra_args: str, **env) -> Process:
         return self.start("worker", *extra_args, **env)
 

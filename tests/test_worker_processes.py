@@ -73,6 +73,27 @@ def test_sigterm_lets_every_task_in_flight_finish_then_exits_0(processes, tmp_pa
     assert not Heartbeat.objects.exists()  # A clean exit leaves nothing to recover.
 
 
+def test_a_busy_worker_keeps_its_heartbeat_with_persistent_connections(
+    processes, tmp_path, settings
+):
+    # The processes keep their database connections for 600 s, as production's
+    # CONN_MAX_AGE does; the heartbeat must keep beating however long they live.
+    dead_after = float(processes.env.get("WORKER_DEAD_AFTER_SECONDS", "3"))
+    settings.WORKER_DEAD_AFTER_SECONDS = dead_after
+    marker = tmp_path / "marker"
+    result = tasks.sleep_then_record.enqueue(3 * dead_after, str(marker))
+    processes.worker()
+    wait_for(lambda: marker.exists(), message="the task to start")
+
+    time.sleep(2 * dead_after)  # Well past the age at which a silent worker counts as dead.
+    health = processes.manage("worker_health", "worker")
+    assert health.returncode == 0, health.stdout
+    assert recover_dead_tasks.call() == "recovered 0"
+
+    wait_for(lambda: status_of(result) == TaskResultStatus.SUCCESSFUL, message="the task to end")
+    assert marker.read_text() == "finished"
+
+
 def test_killed_worker_loses_none_of_its_confirmation_emails(processes, make_user, settings):
     threads = settings.WORKER_PROCESSES["worker"]["threads"]
     users = [make_user(f"{n}@example.com") for n in range(threads)]

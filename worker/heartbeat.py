@@ -73,7 +73,7 @@ class HeartbeatThread(threading.Thread):
         self.locked_session = None
 
     def beat(self):
-        self.hold_liveness_lock()
+        """Write this process's row, on the database's clock; the first beat creates it."""
         updated = Heartbeat.objects.filter(process_id=self.process_id).update(seen_at=Now())
         if not updated:
             Heartbeat.objects.create(
@@ -87,7 +87,9 @@ class HeartbeatThread(threading.Thread):
             )
 
     def hold_liveness_lock(self):
-        # Taken once per database session: a new session (after an outage) takes it again.
+        # Only this thread takes the lock, on its own session: a lock taken on another
+        # thread's session would keep this one waiting for as long as that session lives
+        # (CONN_MAX_AGE). Taken again on each new session (after an outage), never waited for.
         if connection.vendor != "postgresql":
             return
         connection.ensure_connection()
@@ -95,20 +97,29 @@ class HeartbeatThread(threading.Thread):
             return
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT pg_advisory_lock(%s, hashtext(%s))", [LIVENESS_LOCK_CLASS, self.process_id]
+                "SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                [LIVENESS_LOCK_CLASS, self.process_id],
             )
+            if not cursor.fetchone()[0]:
+                # Held by a session of ours that the server hasn't ended yet: beat anyway.
+                logger.warning("event=liveness_lock_busy process=%s", self.process_id)
+                return
         self.locked_session = connection.connection
 
     def run(self):
-        # The first beat is the caller's, before the worker takes its first task.
+        # The caller made the first beat before taking any task; this thread beats from
+        # now on, at once and then every WORKER_HEARTBEAT_SECONDS.
         try:
-            while not self.stopping.wait(settings.WORKER_HEARTBEAT_SECONDS):
+            while True:
                 try:
+                    self.hold_liveness_lock()
                     self.beat()
                 except Exception:
                     # A database blip must not kill the thread; the next beat retries.
                     logger.exception("event=heartbeat_failed process=%s", self.process_id)
                     connection.close()
+                if self.stopping.wait(settings.WORKER_HEARTBEAT_SECONDS):
+                    break
         finally:
             connection.close()
 
