@@ -1,4 +1,6 @@
 from django.db import models
+from django.utils import timezone
+from django.utils.module_loading import import_string
 
 
 class Heartbeat(models.Model):
@@ -49,3 +51,37 @@ class Retry(models.Model):
 
     def __str__(self):
         return f"{self.task_path} attempt {self.attempt}"
+
+
+class OutboxTask(models.Model):
+    """A task to enqueue, recorded in the transaction that asked for it.
+
+    worker.outbox writes the row with the change the task is about, so both commit or
+    neither does, and then enqueues it: the request right after its commit, or the
+    `enqueue_outbox` job every minute for a row the request couldn't. A row whose
+    `enqueued_at` is set has been enqueued; `result_id` is that first attempt's result.
+    """
+
+    task_path = models.CharField(max_length=255)
+    args = models.JSONField(default=list)
+    kwargs = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(null=True)
+    result_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        indexes = [
+            # The rows still to enqueue: few, and all the minute job asks for.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(enqueued_at__isnull=True),
+                name="worker_outbox_pending",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.task_path} {self.pk}"
+
+    @property
+    def task(self):
+        return import_string(self.task_path)

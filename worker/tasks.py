@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.tasks import task
 from django.utils import timezone
 
-from . import recovery
+from . import outbox, recovery
 from .models import Retry
 
 
@@ -43,3 +43,14 @@ def prune_task_results() -> str:
     cutoff = timezone.now() - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS)
     Retry.objects.filter(created_at__lt=cutoff).delete()
     return "pruned"
+
+
+@cron("* * * * *")
+@task
+def enqueue_outbox() -> str:
+    """Enqueue the tasks recorded in the outbox that their request couldn't enqueue: the
+    task engine was down at its commit, or the process died right after it.
+
+    Every minute, so such a task is in the queue a minute or two after the engine is back.
+    """
+    return f"enqueued {outbox.drain()}"

@@ -1,0 +1,117 @@
+"""A transactional outbox: a task asked for in a transaction is enqueued once it commits,
+even if the task engine is down at that moment or the process dies right after.
+
+`enqueue_on_commit(task, *args, **kwargs)` records the task as an OutboxTask row in the
+current transaction, and enqueues it after commit. A row the request couldn't enqueue is
+enqueued by `drain()`, which the `enqueue_outbox` job runs every minute. Each enqueue
+locks its row and marks it in the same transaction, so two callers never both enqueue
+it; a process that dies after its enqueue and before that commit leaves the row to be
+enqueued again: at least once. docs/tasks.md says why.
+"""
+
+import logging
+from datetime import timedelta
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from . import retries
+from .models import OutboxTask
+
+logger = logging.getLogger(__name__)
+
+# How long a row is left to the request that wrote it before the minute job enqueues it.
+GRACE = timedelta(seconds=30)
+
+
+def enqueue_on_commit(task, *args, **kwargs) -> OutboxTask:
+    """Record `task(*args, **kwargs)` in the current transaction and enqueue it after commit.
+
+    A rolled-back transaction records and enqueues nothing. Arguments must be JSON. A
+    failed enqueue is logged, never raised: the minute job enqueues the row later.
+    """
+    if task != import_string(task.module_path):
+        raise ValueError(
+            f"enqueue_on_commit() records {task.module_path} by its path, so it enqueues the "
+            "task as @task defines it: pass the task itself, not task.using(...)."
+        )
+    row = OutboxTask.objects.create(task_path=task.module_path, args=list(args), kwargs=kwargs)
+    transaction.on_commit(partial(enqueue_or_log, row.pk, row.task_path))
+    return row
+
+
+def enqueue(outbox_id: int) -> bool:
+    """Enqueue the row's task unless it is enqueued already or being enqueued now.
+
+    Returns whether this call enqueued it. The row is locked (a concurrent call skips
+    it) and marked in one transaction with the enqueue, so on the database engine the
+    task and the mark commit together. Raises what the engine raised; the row stays
+    pending.
+    """
+    with transaction.atomic():
+        pending = OutboxTask.objects.select_for_update(skip_locked=True).filter(
+            pk=outbox_id, enqueued_at__isnull=True
+        )
+        row = pending.first()
+        if row is None:
+            return False
+        result = row.task.enqueue(*row.args, **row.kwargs)
+        row.result_id = result.id
+        row.enqueued_at = timezone.now()
+        row.save(update_fields=["result_id", "enqueued_at"])
+    return True
+
+
+def enqueue_or_log(outbox_id: int, task_path: str) -> bool:
+    """enqueue(), for after commit: a failure is logged, and the row left to the minute job."""
+    try:
+        return enqueue(outbox_id)
+    except Exception as error:
+        log_failure(outbox_id, task_path, error)
+        return False
+
+
+def drain(grace: timedelta = GRACE) -> int:
+    """Enqueue every row recorded more than `grace` ago and not enqueued yet, oldest first.
+
+    Returns how many this call enqueued. Stops at the first failed enqueue (logged): an
+    engine that refuses one refuses the rest, and each refusal may take a timeout. A row
+    whose task no longer exists (renamed, removed) is logged and passed over.
+    """
+    cutoff = timezone.now() - grace
+    pending = OutboxTask.objects.filter(enqueued_at__isnull=True, created_at__lt=cutoff)
+    enqueued = 0
+    for outbox_id, task_path in pending.order_by("created_at").values_list("pk", "task_path"):
+        try:
+            enqueued += enqueue(outbox_id)
+        except ImportError as error:
+            log_failure(outbox_id, task_path, error)
+        except Exception as error:
+            log_failure(outbox_id, task_path, error)
+            break
+    return enqueued
+
+
+def log_failure(outbox_id: int, task_path: str, error: Exception) -> None:
+    logger.warning(
+        "event=outbox_enqueue_failed task=%s outbox_id=%s error=%r",
+        task_path,
+        outbox_id,
+        f"{type(error).__name__}: {error}"[:300],
+    )
+
+
+def task_result(row: OutboxTask):
+    """The result of the latest attempt of the row's task, following retries; None while
+    the row waits to be enqueued, or once the result is gone."""
+    if row.enqueued_at is None:
+        return None
+    return retries.latest_result(row.task, row.result_id)
+
+
+def prune(cutoff) -> int:
+    """Delete the rows enqueued before `cutoff`; return how many. Pending rows stay."""
+    deleted, _ = OutboxTask.objects.filter(enqueued_at__lt=cutoff).delete()
+    return deleted
