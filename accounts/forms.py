@@ -1,5 +1,3 @@
-from functools import partial
-
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import (
@@ -10,6 +8,8 @@ from django.contrib.auth.forms import (
 )
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
+
+from worker import outbox
 
 from . import signals, throttles
 from .durations import durations
@@ -165,12 +165,12 @@ class PasswordResetRequestForm(PasswordResetForm):
         return User.objects.normalize_email(self.cleaned_data["email"])
 
     def save(self, **kwargs) -> None:
-        # Enqueue after commit, like every mail here: the request never waits for SMTP,
-        # and a rolled-back request sends nothing. The task makes the link when it runs.
-        # robust: a task engine that is down is logged, not a 500 that only addresses with
-        # an account would get.
+        # Through the outbox, like every mail here (worker/outbox.py): the request never
+        # waits for SMTP, a rolled-back request sends nothing, and a task engine that is
+        # down delays the mail, and is no 500 that only addresses with an account would
+        # get. The task makes the link when it runs.
         for user in self.get_users(self.cleaned_data["email"]):
-            transaction.on_commit(partial(send_password_reset_email.enqueue, user.pk), robust=True)
+            outbox.enqueue_on_commit(send_password_reset_email, user.pk)
 
 
 class ResetPasswordForm(SetPasswordForm):

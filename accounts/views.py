@@ -15,7 +15,8 @@ from django.urls import reverse_lazy
 from django.utils import timezone
 from django.views.generic import FormView, TemplateView, UpdateView, View
 
-from worker import retries
+from worker import outbox, retries
+from worker.models import OutboxTask
 
 from . import devices, search, signals, throttles
 from .durations import durations
@@ -33,9 +34,9 @@ from .models import Profile, SearchEntry, User
 from .tasks import send_confirmation_email, update_search_entry
 from .tokens import TokenError, TokenExpired, TokenUsed, user_for_token
 
-# The session, not the URL, carries the task result id: only the visitor who signed up
+# The session, not the URL, carries the email's outbox id: only the visitor who signed up
 # can watch their email being sent.
-EMAIL_RESULT_SESSION_KEY = "confirmation_email_result_id"
+EMAIL_TASK_SESSION_KEY = "confirmation_email_outbox_id"
 
 EMAIL_STATUS_LABELS = {
     TaskResultStatus.READY: "Waiting for a worker",
@@ -43,11 +44,6 @@ EMAIL_STATUS_LABELS = {
     TaskResultStatus.SUCCESSFUL: "Sent",
     TaskResultStatus.FAILED: "Failed",
 }
-
-
-def enqueue_signup_email(request, user_id: int, already_registered: bool) -> None:
-    result = send_confirmation_email.enqueue(user_id, already_registered=already_registered)
-    request.session[EMAIL_RESULT_SESSION_KEY] = result.id
 
 
 class SignupView(FormView):
@@ -62,32 +58,39 @@ class SignupView(FormView):
             return self.render_to_response(context, status=429)
         email = form.cleaned_data["email"]
         # A second signup in the same browser must not show the first one's email status.
-        self.request.session.pop(EMAIL_RESULT_SESSION_KEY, None)
+        self.request.session.pop(EMAIL_TASK_SESSION_KEY, None)
         with transaction.atomic():
             # A taken address gets the same answer, and the same visible task, as a new
             # one: the task mails the owner instead of sending a link. Nothing here or on
             # the status page tells a stranger who has an account.
             user, already_registered = form.save()
             if throttles.confirmation_email_allowed(email):
-                # Enqueue after commit: a rolled-back signup must not send mail, and the
-                # worker must never look for a user row that isn't visible yet.
-                transaction.on_commit(
-                    partial(enqueue_signup_email, self.request, user.pk, already_registered)
+                # Recorded with the account and enqueued after commit (worker/outbox.py):
+                # a rolled-back signup sends nothing, the worker never looks for a user row
+                # that isn't visible yet, and an engine that is down delays the mail
+                # rather than losing it.
+                email_task = outbox.enqueue_on_commit(
+                    send_confirmation_email, user.pk, already_registered=already_registered
                 )
+                self.request.session[EMAIL_TASK_SESSION_KEY] = email_task.pk
         self.request.session["signup_email"] = email
         return super().form_valid(form)
 
 
 def email_task_result(request):
-    """The latest attempt of this visitor's signup email, if the backend keeps results.
+    """This visitor's signup email, if the backend keeps results: its outbox row, and the
+    latest attempt's result once the row is enqueued (None until then).
 
-    The session holds the first attempt's id; a retry is a new result, found by following
-    the chain of retries from there.
+    The session holds the outbox row's id; the row, the first attempt's result id; a
+    retry is a new result, found by following the chain of retries from there.
     """
-    result_id = request.session.get(EMAIL_RESULT_SESSION_KEY)
-    if result_id is None or not send_confirmation_email.get_backend().supports_get_result:
-        return None
-    return retries.latest_result(send_confirmation_email, result_id)
+    outbox_id = request.session.get(EMAIL_TASK_SESSION_KEY)
+    if outbox_id is None or not send_confirmation_email.get_backend().supports_get_result:
+        return None, None
+    email_task = OutboxTask.objects.filter(pk=outbox_id).first()
+    if email_task is None:  # Pruned, after TASK_RESULT_RETENTION_DAYS.
+        return None, None
+    return email_task, outbox.task_result(email_task)
 
 
 def email_status(result) -> tuple[str, str]:
@@ -128,19 +131,30 @@ def reason_to_show(error: str) -> str:
 
 
 class CheckInboxView(TemplateView):
-    """After signup: "check your inbox", with the email task's live status."""
+    """After signup: "check your inbox", with the email task's live status.
+
+    A task still in the outbox (the engine was down at the signup's commit) is waiting
+    for a worker as much as one in the queue, and says so.
+    """
 
     template_name = "accounts/check_inbox.html"
 
     def get_context_data(self, **kwargs):
-        result = email_task_result(self.request)
-        status, reason = email_status(result) if result else (None, "")
+        email_task, result = email_task_result(self.request)
+        if result is not None:
+            status, reason = email_status(result)
+        elif email_task is not None and email_task.enqueued_at is None:
+            status, reason = EMAIL_STATUS_LABELS[TaskResultStatus.READY], ""  # In the outbox.
+        else:  # No email to follow, or its result is gone.
+            status, reason = None, ""
+        state = result.status if result is not None else TaskResultStatus.READY
         return super().get_context_data(
             email=self.request.session.get("signup_email"),
-            email_task=result,
             email_status=status,
             email_status_reason=reason,
-            email_failed=result is not None and result.status == TaskResultStatus.FAILED,
+            email_state=state.lower(),
+            email_finished=result is not None and result.is_finished,
+            email_failed=state == TaskResultStatus.FAILED,
             **kwargs,
         )
 
@@ -226,9 +240,9 @@ class ResendConfirmationView(FormView):
             date_joined__gte=timezone.now() - retention,
         ).first()
         if user is not None:
-            # robust: a task engine that is down is logged, not a 500 that only addresses
-            # with an account waiting would get.
-            transaction.on_commit(partial(send_confirmation_email.enqueue, user.pk), robust=True)
+            # Through the outbox (worker/outbox.py): a task engine that is down delays the
+            # mail, and is no 500 that only addresses with an account waiting would get.
+            outbox.enqueue_on_commit(send_confirmation_email, user.pk)
         # The same page whether or not the address has an account waiting: no enumeration.
         return render(self.request, "accounts/resend_done.html", {"email": email})
 
