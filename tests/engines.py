@@ -13,6 +13,8 @@ import redis
 from django_tasks_rq import Job
 from rq import SimpleWorker
 
+from config.settings.base import rq_queues
+
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
@@ -33,7 +35,7 @@ def use_rq(settings, redis_url=REDIS_URL):
     settings.TASKS = {
         "default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": settings.TASK_QUEUES}
     }
-    settings.RQ_QUEUES = {queue: {"URL": redis_url} for queue in settings.TASK_QUEUES}
+    settings.RQ_QUEUES = rq_queues(redis_url)
 
 
 def run_rq_worker(queues):

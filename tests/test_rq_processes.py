@@ -7,6 +7,7 @@ they run in the PostgreSQL pass of .ci/run, and a Redis server (tests/engines.py
 import contextlib
 import os
 import signal
+import time
 from pathlib import Path
 
 import django_rq
@@ -66,9 +67,42 @@ def stat_fields(pid) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
-def kill(pid):
+def kill(pid, signum=signal.SIGKILL):
     with contextlib.suppress(ProcessLookupError):  # Already gone.
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, signum)
+
+
+def alive(pid) -> bool:
+    """Running, as opposed to gone or a zombie nobody has reaped."""
+    try:
+        return stat_fields(pid)[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def blocked_clients(connection) -> int:
+    """Connections to the test database waiting in a blocking call (BLPOP, BLMOVE)."""
+    database = connection.connection_pool.connection_kwargs["db"]
+    return sum(
+        1
+        for client in connection.client_list()
+        if "b" in client["flags"] and int(client["db"]) == database
+    )
+
+
+def freeze_while_waiting(worker, connection) -> list[int]:
+    """Stop (SIGSTOP) the worker and everything it forked at a moment when each of its RQ
+    workers is blocked waiting for a job; return the frozen processes."""
+    registered = len(RQWorker.all(connection=connection))
+    while True:
+        frozen = [worker.popen.pid, *descendants(worker.popen.pid)]
+        for pid in frozen:
+            kill(pid, signal.SIGSTOP)
+        if blocked_clients(connection) >= registered:
+            return frozen
+        for pid in frozen:
+            kill(pid, signal.SIGCONT)
+        time.sleep(0.02)
 
 
 def test_killed_worker_loses_no_confirmation_email(processes, make_user):
@@ -90,6 +124,55 @@ def test_killed_worker_loses_no_confirmation_email(processes, make_user):
         processes.worker(E2E_SMTP_PORT=str(mail.port))
         wait_for(lambda: mail.messages, timeout=30, message="the email to be sent again")
     assert [message["To"] for message in mail.messages] == ["ann@example.com"]
+
+
+def test_worker_killed_between_taking_a_job_and_starting_it_loses_nothing(
+    processes, make_user, settings
+):
+    user = make_user("ann@example.com")
+    connection = django_rq.get_connection(send_confirmation_email.queue_name)
+    threads = settings.WORKER_PROCESSES["worker"]["threads"]
+    with SMTPServer() as mail:
+        worker = processes.worker(E2E_SMTP_PORT=str(mail.port))
+        wait_for(
+            lambda: len(RQWorker.all(connection=connection)) == threads,
+            message="the worker's RQ workers to register",
+        )
+        frozen = freeze_while_waiting(worker, connection)
+        send_confirmation_email.enqueue(user.pk)
+        # Redis hands the job to one of the frozen workers' waiting calls: it has left
+        # its queue, and nobody will ever start it.
+        queue = django_rq.get_queue(send_confirmation_email.queue_name)
+        wait_for(lambda: queue.count == 0, message="a frozen worker to take the job")
+        for pid in frozen:
+            kill(pid)
+        worker.wait()
+
+        processes.worker(E2E_SMTP_PORT=str(mail.port))
+        wait_for(lambda: mail.messages, timeout=30, message="the email to be sent")
+    assert [message["To"] for message in mail.messages] == ["ann@example.com"]
+
+
+def test_nothing_a_worker_forked_outlives_it(processes, settings):
+    worker = processes.worker()
+    connection = django_rq.get_connection("email")
+    threads = settings.WORKER_PROCESSES["worker"]["threads"]
+    wait_for(
+        lambda: len(RQWorker.all(connection=connection)) == threads,
+        message="the pool's workers to start",
+    )
+    forked = descendants(worker.popen.pid)  # The pool's workers, and a scheduler.
+
+    worker.signal(signal.SIGKILL)  # The parent alone, as an out-of-memory kill does.
+    worker.wait()
+
+    # Each stops as it would on SIGTERM: a scheduler releases its lock, a pool worker
+    # finishes its job. None lives on beside the worker the platform starts next.
+    wait_for(
+        lambda: not any(alive(pid) for pid in forked),
+        timeout=15,
+        message="every process the worker forked to stop",
+    )
 
 
 def test_killed_work_horse_is_run_again_at_once(processes, make_user):

@@ -151,6 +151,14 @@ def tasks_backend(backend: str) -> dict:
     return {"default": {"BACKEND": backend, "QUEUES": TASK_QUEUES}}
 
 
+def rq_queues(redis_url: str) -> dict:
+    """RQ_QUEUES for the RQ engine: every queue on `redis_url`, with the queue class that
+    takes jobs crash-safely and never runs one early (worker/engines/rq.py)."""
+    return {
+        queue: {"URL": redis_url, "QUEUE_CLASS": "worker.engines.rq.Queue"} for queue in TASK_QUEUES
+    }
+
+
 # RQ has no threads: on the RQ engine a process type's `threads` become worker processes,
 # each a whole Django process (tens of MB). At most this many run per `runworker`; for more
 # concurrency on RQ, run more processes of the type (docs/engines.md).

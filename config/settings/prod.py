@@ -57,7 +57,7 @@ if TASKS_ENGINE == "database":
 elif TASKS_ENGINE == "rq":
     INSTALLED_APPS = [*INSTALLED_APPS, "django_rq"]
     TASKS = tasks_backend("django_tasks_rq.RQBackend")
-    RQ_QUEUES = {queue: {"URL": required("REDIS_URL")} for queue in TASK_QUEUES}
+    RQ_QUEUES = rq_queues(required("REDIS_URL"))
     RQ_MAX_PROCESSES_PER_WORKER = int(
         os.environ.get("RQ_MAX_PROCESSES_PER_WORKER", str(RQ_MAX_PROCESSES_PER_WORKER))
     )

@@ -4,8 +4,17 @@ What this module adds to RQ, and why:
 
 - The job class is django-tasks-rq's `Job`, which runs a `django.tasks` task and sends
   the task signals; RQ's own would fail every task.
+- At least once, for real. RQ takes a job crash-safely (BLMOVE into an "intermediate"
+  list, then into the StartedJobRegistry) only for a worker of one queue; for several it
+  pops it (BLPOP), so a worker killed between taking and starting a job lost it. `Queue`
+  takes every job the crash-safe way, the queues in order, and a job left in the
+  intermediate list by a dead worker goes back on its queue (RQ's own cleanup would
+  mark it failed, never run). Every process a worker forks (its scheduler, its work
+  horse, a pool's workers) is stopped when the worker dies, so none keeps a dead
+  worker's Redis connection, and its lock, alive.
 - Each worker runs RQ's scheduler too (one acts at a time, by RQ's own lock), so tasks
-  enqueued with `run_after` (retries) come due.
+  enqueued with `run_after` (retries) come due. RQ keeps a job's time in whole seconds;
+  `Queue` rounds it up, so a job never runs before its `run_after`.
 - A worker that dies mid-task: RQ notices two ways. A killed work horse (the forked child
   that runs the job: out of memory, SIGKILL) is seen at once by its worker; a whole worker
   that vanishes leaves its job in the StartedJobRegistry, and another worker's
@@ -19,24 +28,149 @@ What this module adds to RQ, and why:
   each forking a work horse per job.
 """
 
+import ctypes
 import logging
 import math
+import os
 import secrets
+import signal
 import socket
+import time
 from datetime import timedelta
 
 import django_rq
 from django.conf import settings
 from django.utils import timezone
+from django_rq.queues import DjangoRQ
 from django_tasks_rq import Job
 from redis.exceptions import RedisError
 from rq import Worker as RQWorker
-from rq.exceptions import AbandonedJobError, NoSuchJobError
+from rq.exceptions import AbandonedJobError, DequeueTimeout, NoSuchJobError
+from rq.intermediate_queue import IntermediateQueue
+from rq.utils import as_text
 from rq.worker_pool import WorkerPool
 
 from worker import retries
 
 logger = logging.getLogger(__name__)
+
+
+class Queue(DjangoRQ):
+    """django-rq's queue, taking jobs crash-safely from any number of queues in order.
+
+    Settings name it for every queue (`rq_queues()` in config/settings/base.py).
+    """
+
+    @classmethod
+    def dequeue_any(
+        cls,
+        queues,
+        timeout,
+        connection,
+        job_class=None,
+        serializer=None,
+        death_penalty_class=None,
+    ):
+        """The first job of the first queue that has one, moved to that queue's intermediate
+        list; None (timeout None) or DequeueTimeout when there is none."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def fetch(queue, job_id):  # None if the job's hash is gone: take the next one.
+            return cls._fetch_dequeued_job(
+                connection,
+                queue.key,
+                as_text(job_id),
+                job_class=job_class,
+                serializer=serializer,
+                death_penalty_class=death_penalty_class,
+            )
+
+        while True:
+            for queue in queues:
+                job_id = connection.lmove(queue.key, queue.intermediate_queue_key)
+                if job_id and (found := fetch(queue, job_id)):
+                    return found
+            if deadline is None:
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DequeueTimeout(timeout, [queue.key for queue in queues])
+            # Wait on the first queue, the most urgent; look at the others between waits.
+            first = queues[0]
+            wait = left if len(queues) == 1 else min(left, settings.WORKER_POLL_SECONDS)
+            job_id = connection.blmove(first.key, first.intermediate_queue_key, wait)
+            if job_id and (found := fetch(first, job_id)):
+                return found
+
+    def schedule_job(self, job, datetime, pipeline=None):
+        # RQ stores whole seconds and enqueues a job once its second has begun: rounded
+        # down, a retry due at 12.5 s would run at 12 s, before it is due.
+        if datetime.microsecond:
+            datetime = datetime.replace(microsecond=0) + timedelta(seconds=1)
+        return super().schedule_job(job, datetime, pipeline=pipeline)
+
+    @property
+    def intermediate_queue(self):
+        return TakenJobs(self.key, connection=self.connection)
+
+    def acquire_maintenance_lock(self) -> bool:
+        # RQ holds it for 15 minutes: a worker killed while cleaning would stop the
+        # recovery of every dead worker's jobs for that long.
+        ttl = math.ceil(settings.WORKER_DEAD_AFTER_SECONDS)
+        return bool(self.connection.set(self.registry_cleaning_key, 1, nx=True, ex=ttl))
+
+
+class TakenJobs(IntermediateQueue):
+    """The jobs workers have taken from a queue and not yet started."""
+
+    def cleanup(self, worker, queue):
+        """Put back on their queue the jobs taken by a worker that died before starting them.
+
+        A live worker starts a job moments after taking it; one seen here at one
+        maintenance and still here WORKER_DEAD_AFTER_SECONDS later never will be.
+        """
+        dead_after = timedelta(seconds=settings.WORKER_DEAD_AFTER_SECONDS)
+        for job_id in self.get_job_ids():
+            if job_id in queue.started_job_registry:
+                continue
+            job = queue.fetch_job(job_id)
+            if job is None:
+                self.remove(job_id)
+            elif self.set_first_seen(job_id):
+                continue
+            elif timezone.now() - self.get_first_seen(job_id) > dead_after:
+                with self.connection.pipeline() as pipeline:
+                    queue.enqueue_job(job, pipeline=pipeline, at_front=True)
+                    pipeline.lrem(self.key, 1, job_id)
+                    pipeline.delete(self.get_first_seen_key(job_id))
+                    pipeline.execute()
+                logger.warning("event=task_requeued id=%s reason=taken_but_not_started", job_id)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def stop_with_parent(parent_pid: int) -> None:
+    """In a forked child: receive SIGTERM when the parent dies (Linux; elsewhere nothing)."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent_pid:  # It died before the line above.
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def stop_children_with_worker() -> None:
+    """Every process forked from here on stops when its parent dies: a scheduler (which
+    would hold its queues' lock and its parent's blocked Redis connection), a work
+    horse (whose job recovery re-runs anyway), a pool's worker (which would serve on,
+    unsupervised, beside its restarted replacement)."""
+    parent = {}
+    os.register_at_fork(
+        before=lambda: parent.update(pid=os.getpid()),
+        after_in_child=lambda: stop_with_parent(parent["pid"]),
+    )
 
 
 def rerun_after_worker_died(job: Job) -> None:
@@ -77,6 +211,7 @@ class Worker(RQWorker):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("job_class", Job)
+        kwargs.setdefault("queue_class", Queue)
         # RQ counts these in whole seconds (signal.alarm).
         dead_after = math.ceil(settings.WORKER_DEAD_AFTER_SECONDS)
         kwargs.setdefault("job_monitoring_interval", math.ceil(settings.WORKER_HEARTBEAT_SECONDS))
@@ -86,6 +221,11 @@ class Worker(RQWorker):
         kwargs.setdefault("worker_ttl", dead_after + 15)
         kwargs.setdefault("work_horse_killed_handler", work_horse_killed_handler)
         super().__init__(*args, **kwargs)
+
+    def prepare_job_execution(self, job, remove_from_intermediate_queue=False):
+        # Queue.dequeue_any took every job through the intermediate list, whatever the
+        # number of queues (RQ assumes that only for one).
+        super().prepare_job_execution(job, remove_from_intermediate_queue=True)
 
     def get_heartbeat_ttl(self, job, working_time=0.0) -> int:
         # RQ's default adds a fixed minute; a job is abandoned once its worker has been
@@ -98,6 +238,7 @@ def run_worker(*, queues: list[str], threads: int, worker_id: str, batch: bool =
     """Serve `queues` in order until SIGTERM; with `batch`, until they are empty."""
     connection = django_rq.get_connection(queues[0])
     handlers = [abandoned_job_handler]
+    stop_children_with_worker()
     processes = min(threads, settings.RQ_MAX_PROCESSES_PER_WORKER)
     if processes > 1:
         pool = WorkerPool(
@@ -106,6 +247,7 @@ def run_worker(*, queues: list[str], threads: int, worker_id: str, batch: bool =
             num_workers=processes,
             worker_class=Worker,
             job_class=Job,
+            queue_class=Queue,
             exception_handlers=handlers,
         )
         pool.start(burst=batch, logging_level="WARNING")
@@ -113,7 +255,7 @@ def run_worker(*, queues: list[str], threads: int, worker_id: str, batch: bool =
     # RQ refuses a second live worker with the same name, and a killed one's name stays
     # registered for a while: the site's id plus a suffix keeps it both readable and unique.
     worker = Worker(
-        [django_rq.get_queue(name, job_class=Job) for name in queues],
+        [django_rq.get_queue(name, job_class=Job, queue_class=Queue) for name in queues],
         name=f"{worker_id}.{secrets.token_hex(3)}",
         connection=connection,
         exception_handlers=handlers,
