@@ -31,7 +31,7 @@ TASKS_ENGINE = os.environ.get("TASKS_ENGINE", "database")
 if TASKS_ENGINE == "rq":
     INSTALLED_APPS = [*INSTALLED_APPS, "django_rq"]
     TASKS = tasks_backend("django_tasks_rq.RQBackend")
-    RQ_QUEUES = {queue: {"URL": os.environ["REDIS_URL"]} for queue in TASK_QUEUES}
+    RQ_QUEUES = rq_queues(os.environ["REDIS_URL"])
 else:
     TASKS = tasks_backend("django_tasks_db.DatabaseBackend")
 
@@ -67,3 +67,8 @@ WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
 # Tests of crash recovery can't wait a minute for a heartbeat to go stale.
 WORKER_HEARTBEAT_SECONDS = float(os.environ.get("WORKER_HEARTBEAT_SECONDS", "1"))
 WORKER_DEAD_AFTER_SECONDS = float(os.environ.get("WORKER_DEAD_AFTER_SECONDS", "3"))
+# The webhook sweep counts an attempt as cut off this long after it began (plus its
+# grace): a chaos run that kills webhooks workers waits for that.
+WEBHOOKS_DELIVERY_TIMEOUT = float(
+    os.environ.get("WEBHOOKS_DELIVERY_TIMEOUT", str(WEBHOOKS_DELIVERY_TIMEOUT))
+)
