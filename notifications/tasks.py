@@ -32,21 +32,23 @@ def deliver_webhook(context: TaskContext, delivery_id: int) -> str:
     """Make one attempt at a delivery and schedule the next if it fails.
 
     Safe to run twice: an attempt first claims the delivery (clearing next_attempt_at
-    under a row lock), so a duplicate task finds nothing due and does nothing.
+    under a row lock), so a duplicate task finds nothing due and does nothing. A task
+    that starts before its delivery is due puts itself back for that time.
     """
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update()
             .select_related("endpoint")
-            .filter(
-                pk=delivery_id,
-                status=Delivery.Status.PENDING,
-                next_attempt_at__lte=timezone.now(),
-            )
+            .filter(pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__isnull=False)
             .first()
         )
         if delivery is None:
-            return "skipped: not due"
+            return "skipped: not due"  # Sent, given up, or an attempt is in flight.
+        if delivery.next_attempt_at > timezone.now():
+            # Started early (the host that scheduled it has a clock ahead of this one's):
+            # put back for its time, rather than left for the sweep minutes later.
+            enqueue_next_attempt(delivery)
+            return "put back: not due yet"
         if not delivery.endpoint.is_active:
             delivery.status = Delivery.Status.FAILED
             delivery.next_attempt_at = None

@@ -1,7 +1,9 @@
 """One codebase, every engine: the task modules import and run unchanged on each."""
 
 import threading
+from datetime import timedelta
 
+import django_rq
 import pytest
 import redis
 from django.conf import settings as django_settings
@@ -22,6 +24,7 @@ from worker import retries
 
 from .conftest import run_worker
 from .engines import make_scheduled_jobs_due, run_rq_worker, use_rq
+from .tasks import record
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -174,3 +177,14 @@ def test_a_redis_that_never_answers_fails_the_enqueue_instead_of_holding_it(sett
 
     assert outcome, "the enqueue is still waiting for Redis"
     assert isinstance(outcome[0], redis.TimeoutError)
+
+
+def test_rq_never_makes_a_task_due_before_its_run_after(rq_backend):
+    run_after = timezone.now().replace(microsecond=500_000) + timedelta(seconds=10)
+    result = record.using(run_after=run_after).enqueue(1, "/dev/null")
+
+    # RQ's scheduler enqueues what is due at the current whole second of its clock.
+    registry = django_rq.get_queue(record.queue_name).scheduled_job_registry
+    second_it_falls_in = int(run_after.timestamp())
+    assert result.id not in registry.get_jobs_to_schedule(second_it_falls_in)
+    assert result.id in registry.get_jobs_to_schedule(second_it_falls_in + 1)

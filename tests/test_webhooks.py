@@ -135,6 +135,24 @@ def test_failed_attempts_are_retried_with_backoff_and_the_same_id(client, endpoi
     assert all(request.signature_is_valid(endpoint.secret) for request in receiver.received)
 
 
+def test_an_attempt_that_starts_before_it_is_due_is_put_back_for_its_time(endpoint, receiver):
+    due = timezone.now() + timedelta(seconds=30)
+    delivery = Delivery.objects.create(
+        endpoint=endpoint, event=Event.TEST, payload={}, next_attempt_at=due
+    )
+    # Its task starts early: the host that scheduled it has a clock ahead of this one's.
+    deliver_webhook.enqueue(delivery.pk)
+    run_worker()
+
+    assert not receiver.received
+    [put_back] = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
+    assert put_back.run_after == due
+    make_due(delivery)
+    run_worker()
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.DELIVERED
+
+
 def test_retry_schedule_and_jitter_bounds():
     for attempts_made, base in enumerate(RETRY_SCHEDULE):
         delays = [retry_delay(attempts_made) for _ in range(200)]
