@@ -5,6 +5,7 @@ import random
 import smtplib
 
 from django.core.mail.backends.filebased import EmailBackend
+from django.db import InterfaceError, OperationalError
 
 from worker.retries import attempt_number
 
@@ -28,11 +29,14 @@ JITTER = 0.2
 
 
 def is_transient(exception: BaseException) -> bool:
-    """True for failures that may pass: no connection, a time-out, or a 4xx answer.
+    """True for failures that may pass: no connection, a time-out, a 4xx answer, or the
+    site's own database going away (a restart, a failover) while the task ran.
 
     A 5xx answer is permanent (no such mailbox, message refused): sending again would
     get the same answer.
     """
+    if isinstance(exception, OperationalError | InterfaceError):
+        return True
     if isinstance(exception, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _message in exception.recipients.values()]
         return bool(codes) and all(400 <= code < 500 for code in codes)

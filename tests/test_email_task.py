@@ -7,6 +7,7 @@ import ssl
 import pytest
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import OperationalError
 from django.tasks import TaskResultStatus
 from django.test import Client
 from django.urls import reverse
@@ -16,6 +17,7 @@ from django_tasks_db.models import DBTaskResult
 from accounts.tasks import send_confirmation_email
 from accounts.views import reason_to_show
 from peers.smtp import SMTPServer
+from worker.models import Retry
 
 from .conftest import PASSWORD, run_worker
 
@@ -207,6 +209,54 @@ def test_email_refused_twice_for_now_is_sent_on_the_third_attempt(client, signup
     assert "Confirmation email: <strong>Sent</strong>" in fragment
     assert "data-poll-url" not in fragment
     assert DBTaskResult.objects.filter(status="FAILED").count() == 2
+
+
+def fails_once(error, then):
+    """A stand-in that raises `error` the first time it is called, then calls `then`."""
+    calls = []
+
+    def call(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise error
+        return then(*args, **kwargs)
+
+    return call
+
+
+@pytest.mark.usefixtures("database_backend")
+def test_email_cut_off_by_a_database_restart_is_sent_by_a_retry(signup, monkeypatch):
+    from accounts import tasks
+
+    signup("ann@example.com")
+    shutting_down = OperationalError("the database system is shutting down")
+    monkeypatch.setattr(tasks, "send_email", fails_once(shutting_down, tasks.send_email))
+    run_worker()
+    assert mail.outbox == []
+    assert DBTaskResult.objects.filter(status="READY").exists()  # A retry, waiting its turn.
+
+    make_retries_due()
+    run_worker()
+    [message] = mail.outbox
+    assert message.to == ["ann@example.com"]
+
+
+@pytest.mark.usefixtures("database_backend")
+def test_a_retry_is_recorded_when_the_database_blinks_during_its_bookkeeping(
+    signup, settings, monkeypatch
+):
+    with SMTPServer(refusals=["451 4.3.0 Try again later"]) as server:
+        smtp_at(settings, server.port)
+        signup("ann@example.com")
+        lost = OperationalError("server closed the connection unexpectedly")
+        monkeypatch.setattr(Retry.objects, "create", fails_once(lost, Retry.objects.create))
+        run_worker()
+        assert Retry.objects.count() == 1
+
+        make_retries_due()
+        run_worker()
+    [message] = server.messages
+    assert message["To"] == "ann@example.com"
 
 
 @pytest.mark.usefixtures("database_backend")

@@ -12,14 +12,18 @@ The exception itself is not on the task result (only its class path and tracebac
 and a backoff needs it (an SMTP reply code, say). Every engine sends task_finished from
 inside the `except` block that caught it, so `sys.exception()` is that exception.
 
-ImmediateBackend (tests) can't defer a task, so nothing is retried there.
+The bookkeeping needs the database, which may be what the task failed on: it waits
+for it (DATABASE_PATIENCE_SECONDS), and an outage longer than that leaves the task FAILED
+with `event=retry_lost` logged. ImmediateBackend (tests) can't defer a task, so nothing
+is retried there.
 """
 
 import logging
 import sys
+import time
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.dispatch import receiver
 from django.tasks import TaskResultStatus
 from django.tasks.exceptions import TaskResultDoesNotExist
@@ -103,6 +107,25 @@ def enqueue_next(task, previous_id, args, kwargs, *, reason, delay=None, attempt
     return result
 
 
+# A database restart takes seconds: the bookkeeping of a retry waits this long for it,
+# within the 60 s RQ gives a failure callback.
+DATABASE_PATIENCE_SECONDS = 45
+
+
+def with_database(action):
+    """`action()`, tried again every second while the database is unreachable, for up to
+    DATABASE_PATIENCE_SECONDS."""
+    deadline = time.monotonic() + DATABASE_PATIENCE_SECONDS
+    while True:
+        try:
+            return action()
+        except (OperationalError, InterfaceError):
+            if connection.in_atomic_block or time.monotonic() > deadline:
+                raise
+            connection.close()
+            time.sleep(1)
+
+
 @receiver([task_finished, backport_task_finished])
 def retry_failed_task(sender, task_result, **kwargs):
     if task_result.status != TaskResultStatus.FAILED:
@@ -115,6 +138,19 @@ def retry_failed_task(sender, task_result, **kwargs):
         # ImmediateBackend runs tasks inside .enqueue(), in the web request: a retry there
         # would keep the visitor waiting through the backoff.
         return
+    try:
+        with_database(lambda: retry(task_result, exception, policy))
+    except (OperationalError, InterfaceError) as error:
+        # The task stays FAILED, on the operator's list of failures to retry by hand.
+        logger.error(
+            "event=retry_lost task=%s id=%s error=%r",
+            task_result.task.module_path,
+            task_result.id,
+            str(error)[:200],
+        )
+
+
+def retry(task_result, exception, policy):
     attempt = attempt_number(task_result)
     if attempt >= policy.max_attempts:
         return
