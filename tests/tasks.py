@@ -21,3 +21,9 @@ def record(number: int, path: str) -> int:
     with open(path, "a") as log:
         log.write(f"{number}\n")
     return number
+
+
+@task
+def fail() -> None:
+    """Fail every time, with no retries: what a task's failure leaves behind."""
+    raise RuntimeError("failed on purpose")

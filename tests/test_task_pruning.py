@@ -6,15 +6,18 @@ import pytest
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
+from django_tasks_rq import Job
 
 from worker.models import Retry
-from worker.tasks import prune_task_results
+from worker.tasks import prune_task_results, recover_dead_tasks
 
 from . import tasks
+from .engines import run_rq_worker
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("database_backend")]
+pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.usefixtures("database_backend")
 def test_prune_keeps_recent_and_unfinished_results(settings, tmp_path):
     old, recent, waiting = (tasks.record.enqueue(n, str(tmp_path / "log")) for n in range(3))
     long_ago = timezone.now() - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS + 1)
@@ -31,6 +34,7 @@ def test_prune_keeps_recent_and_unfinished_results(settings, tmp_path):
     }
 
 
+@pytest.mark.usefixtures("database_backend")
 def test_prune_drops_old_links_between_retries(settings):
     long_ago = timezone.now() - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS + 1)
     for n in range(2):
@@ -42,3 +46,23 @@ def test_prune_drops_old_links_between_retries(settings):
     prune_task_results.call()
 
     assert list(Retry.objects.values_list("result_id", flat=True)) == ["r1"]
+
+
+def test_the_recurring_jobs_of_the_queue_itself_run_on_rq(rq_backend, settings):
+    long_ago = timezone.now() - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS + 1)
+    Retry.objects.create(result_id="r", next_result_id="r+1", task_path="t", attempt=2, reason="")
+    Retry.objects.update(created_at=long_ago)
+
+    assert prune_task_results.call() == "pruned"
+    assert recover_dead_tasks.call() == "recovered 0"
+    assert not Retry.objects.exists()
+
+
+def test_rq_keeps_a_failed_task_for_the_retention_period_and_no_longer(rq_backend, settings):
+    result = tasks.fail.enqueue()
+    run_rq_worker([tasks.fail.queue_name])
+
+    job = Job.fetch(result.id, connection=rq_backend)
+    assert job.get_status() == "failed"
+    retention = settings.TASK_RESULT_RETENTION_DAYS * 24 * 3600
+    assert retention - 60 < rq_backend.ttl(job.key) <= retention

@@ -4,11 +4,10 @@ from datetime import timedelta
 
 from crontask import cron
 from django.conf import settings
-from django.core.management import call_command
 from django.tasks import task
 from django.utils import timezone
 
-from . import outbox, recovery
+from . import engines, outbox
 from .models import Retry
 
 
@@ -18,30 +17,25 @@ def recover_dead_tasks() -> str:
     """Fail and, where safe, re-run the tasks of workers that stopped sending heartbeats.
 
     Runs every minute, so a dead worker's tasks are back in the queue within
-    WORKER_DEAD_AFTER_SECONDS plus a minute.
+    WORKER_DEAD_AFTER_SECONDS plus a minute. On RQ the workers do it themselves.
     """
-    recovered = [pk for pk in recovery.orphaned_task_ids() if recovery.recover(pk)]
-    return f"recovered {len(recovered)}"
+    return f"recovered {engines.current().recover_dead_tasks()}"
 
 
 @cron("17 * * * *")
 @task
 def prune_task_results() -> str:
-    """Delete finished task results older than TASK_RESULT_RETENTION_DAYS, and the links
-    between retries as old.
+    """Delete finished task results older than TASK_RESULT_RETENTION_DAYS, with the links
+    between retries and the outbox's record of tasks enqueued as long ago.
 
     Results are an execution log; anything that must last (a webhook delivery's history)
     lives in the app's own tables. Hourly, so each run deletes about an hour's worth.
     """
-    call_command(
-        "prune_db_task_results",
-        queue_name="*",
-        min_age_days=settings.TASK_RESULT_RETENTION_DAYS,
-        verbosity=0,
-    )
+    engines.current().prune_results()
     # A mail provider refusing for a day adds a row per attempt: they mustn't pile up.
     cutoff = timezone.now() - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS)
     Retry.objects.filter(created_at__lt=cutoff).delete()
+    outbox.prune(cutoff)
     return "pruned"
 
 

@@ -11,8 +11,14 @@ Each engine module runs the configured backend's workers and reports on their he
         `manage.py worker_health` and /healthz; empty when healthy.
     live_workers_here(queues: list[str] | None = None) -> int
         How many workers (serving `queues`) are alive on this host, for worker_health.
+    recover_dead_tasks() -> int
+        Fail, and re-run where the task's policy allows, the tasks of workers that died;
+        how many. For the minute job of the same name.
+    prune_results() -> None
+        Delete finished task results older than TASK_RESULT_RETENTION_DAYS, for the
+        hourly job prune_task_results.
 
-Only this package imports an engine's library (django_tasks_db, django_tasks_rq, rq).
+Only worker/ imports an engine's library (django_tasks_db, django_tasks_rq, rq).
 """
 
 from importlib import import_module

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.management import call_command
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.db.models import Case, DurationField, ExpressionWrapper, F, Q, Value, When
 from django.db.models.functions import Now
@@ -201,6 +202,20 @@ def run_worker(*, queues: list[str], threads: int, worker_id: str, batch: bool =
         worker.run()
     finally:
         heartbeat.stop()
+
+
+def recover_dead_tasks() -> int:
+    """Fail, and re-run where safe, the RUNNING tasks of processes with no live heartbeat."""
+    return len([pk for pk in recovery.orphaned_task_ids() if recovery.recover(pk)])
+
+
+def prune_results() -> None:
+    call_command(
+        "prune_db_task_results",
+        queue_name="*",
+        min_age_days=settings.TASK_RESULT_RETENTION_DAYS,
+        verbosity=0,
+    )
 
 
 def live_workers_here(queues: list[str] | None = None) -> int:

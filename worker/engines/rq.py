@@ -102,6 +102,11 @@ class Queue(DjangoRQ):
             if job_id and (found := fetch(first, job_id)):
                 return found
 
+    def create_job(self, *args, **kwargs):
+        # A failure stays as long as a database result does; RQ's default is a year.
+        kwargs.setdefault("failure_ttl", settings.TASK_RESULT_RETENTION_DAYS * 24 * 3600)
+        return super().create_job(*args, **kwargs)
+
     def schedule_job(self, job, datetime, pipeline=None):
         # RQ stores whole seconds and enqueues a job once its second has begun: rounded
         # down, a retry due at 12.5 s would run at 12 s, before it is due.
@@ -261,6 +266,16 @@ def run_worker(*, queues: list[str], threads: int, worker_id: str, batch: bool =
         exception_handlers=handlers,
     )
     worker.work(burst=batch, with_scheduler=True, logging_level="WARNING")
+
+
+def recover_dead_tasks() -> int:
+    """Nothing to do here: every worker's maintenance finds the jobs of dead workers
+    (`rerun_after_worker_died`, `TakenJobs`)."""
+    return 0
+
+
+def prune_results() -> None:
+    """Nothing to do here: Redis expires results itself (`Queue.create_job`)."""
 
 
 def live_workers_here(queues: list[str] | None = None) -> int:
