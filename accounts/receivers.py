@@ -18,7 +18,8 @@ def reindex_member(sender, instance, update_fields, **kwargs):
     if update_fields is not None and set(update_fields) <= {"last_login"}:
         return
     if Profile.objects.filter(user_id=instance.pk).exists():
-        transaction.on_commit(partial(update_search_entry.enqueue, instance.pk))
+        # robust: an engine that is down is logged; check_search_index repairs the entry.
+        transaction.on_commit(partial(update_search_entry.enqueue, instance.pk), robust=True)
 
 
 @receiver(user_logged_in)

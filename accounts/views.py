@@ -304,8 +304,11 @@ class ProfileView(LoginRequiredMixin, UpdateView):
         with transaction.atomic():
             profile = form.save()
             signals.profile_updated.send(sender=Profile, profile=profile)
-            # Enqueue after commit, so the task reads the row this request saved.
-            transaction.on_commit(partial(update_search_entry.enqueue, profile.user_id))
+            # Enqueue after commit, so the task reads the row this request saved. robust:
+            # an engine that is down is logged, and check_search_index repairs the entry.
+            transaction.on_commit(
+                partial(update_search_entry.enqueue, profile.user_id), robust=True
+            )
         messages.success(
             self.request,
             "Profile saved. The directory shows the change once the worker has indexed it.",

@@ -14,7 +14,8 @@ def emit(owner, event: Event, data: dict) -> list[Delivery]:
     """Record a delivery of `event` for each of `owner`'s active endpoints subscribed to it.
 
     Call it inside the transaction that made the change: the deliveries are committed
-    with it or not at all, and the delivery tasks are enqueued only after the commit.
+    with it or not at all, and the delivery tasks are enqueued only after the commit. An
+    enqueue that fails is logged, not raised: sweep_deliveries finds the delivery.
     At most WEBHOOKS_MAX_ENDPOINTS_PER_MEMBER deliveries, whatever rows got past the
     form's cap (the admin, or endpoints older than the setting).
     """
@@ -28,7 +29,7 @@ def emit(owner, event: Event, data: dict) -> list[Delivery]:
         [new_delivery(endpoint, event, data, now) for endpoint in endpoints]
     )
     for delivery in deliveries:
-        transaction.on_commit(partial(deliver_webhook.enqueue, delivery.pk))
+        transaction.on_commit(partial(deliver_webhook.enqueue, delivery.pk), robust=True)
     return deliveries
 
 
@@ -36,7 +37,7 @@ def record_delivery(endpoint: Endpoint, event: Event, data: dict) -> Delivery:
     """Record one delivery of `event` to `endpoint`, to be sent once the transaction commits."""
     delivery = new_delivery(endpoint, event, data, timezone.now())
     delivery.save()
-    transaction.on_commit(partial(deliver_webhook.enqueue, delivery.pk))
+    transaction.on_commit(partial(deliver_webhook.enqueue, delivery.pk), robust=True)
     return delivery
 
 
@@ -55,4 +56,4 @@ def redeliver(delivery: Delivery) -> None:
     delivery.attempts = 0
     delivery.next_attempt_at = timezone.now()
     delivery.save(update_fields=["status", "attempts", "next_attempt_at"])
-    transaction.on_commit(partial(deliver_webhook.enqueue, delivery.pk))
+    transaction.on_commit(partial(deliver_webhook.enqueue, delivery.pk), robust=True)

@@ -24,7 +24,8 @@ from .models import Delivery
 def enqueue_next_attempt(delivery: Delivery) -> None:
     """Enqueue the task for the delivery's next attempt, once this transaction commits."""
     next_attempt = deliver_webhook.using(run_after=delivery.next_attempt_at)
-    transaction.on_commit(partial(next_attempt.enqueue, delivery.pk))
+    # robust: an engine that is down is logged; sweep_deliveries finds the delivery.
+    transaction.on_commit(partial(next_attempt.enqueue, delivery.pk), robust=True)
 
 
 @task(queue_name="webhooks", takes_context=True)

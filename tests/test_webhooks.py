@@ -89,6 +89,27 @@ def test_profile_update_is_delivered_without_secrets(client, endpoint, receiver)
     assert "whsec_" not in request.body.decode() and "password" not in request.body.decode()
 
 
+def test_profile_saved_while_the_task_engine_is_down_is_delivered_later(
+    client, endpoint, receiver, engine_down, monkeypatch
+):
+    response = client.post(
+        reverse("accounts:profile"),
+        {"display_name": "Ann Lee", "headline": "", "bio": "", "location": ""},
+    )
+    assert response.status_code == 302  # Saved, and no 500 for a task that must wait.
+    assert Profile.objects.get(user=endpoint.owner).display_name == "Ann Lee"
+
+    monkeypatch.undo()  # The engine is back.
+    [delivery] = Delivery.objects.filter(endpoint=endpoint, event=Event.PROFILE_UPDATED)
+    Delivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - timedelta(minutes=5)
+    )
+    assert sweep_deliveries.call() == "rescheduled 0, requeued 1"
+    run_worker()
+    [request] = receiver.received
+    assert request.headers["webhook-id"] == delivery.webhook_id
+
+
 def test_unsubscribed_and_inactive_endpoints_get_nothing(client, member, receiver):
     Endpoint.objects.create(owner=member, url=receiver.url, events=[Event.EMAIL_CONFIRMED])
     Endpoint.objects.create(
