@@ -218,12 +218,15 @@ class Worker(RQWorker):
         kwargs.setdefault("job_class", Job)
         kwargs.setdefault("queue_class", Queue)
         # RQ counts these in whole seconds (signal.alarm).
-        dead_after = math.ceil(settings.WORKER_DEAD_AFTER_SECONDS)
-        kwargs.setdefault("job_monitoring_interval", math.ceil(settings.WORKER_HEARTBEAT_SECONDS))
-        kwargs.setdefault("maintenance_interval", dead_after)
-        # An idle worker blocks waiting for a job for worker_ttl - 15 s, and looks for
-        # abandoned jobs only between waits: wake it as often as maintenance is due.
-        kwargs.setdefault("worker_ttl", dead_after + 15)
+        heartbeat = math.ceil(settings.WORKER_HEARTBEAT_SECONDS)
+        kwargs.setdefault("job_monitoring_interval", heartbeat)
+        # Maintenance finds dead workers' jobs, and starts this worker's scheduler if it
+        # couldn't take the lock before (its predecessor's scheduler was still letting
+        # go): as often as a heartbeat, so a retry waits seconds for it, not a minute.
+        kwargs.setdefault("maintenance_interval", heartbeat)
+        # An idle worker blocks waiting for a job for worker_ttl - 15 s, and maintains
+        # only between waits: wake it as often as maintenance is due.
+        kwargs.setdefault("worker_ttl", heartbeat + 15)
         kwargs.setdefault("work_horse_killed_handler", work_horse_killed_handler)
         super().__init__(*args, **kwargs)
 
