@@ -5,10 +5,11 @@ import socket
 import ssl
 
 import pytest
+import redis
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import OperationalError
-from django.tasks import TaskResultStatus
+from django.tasks import Task, TaskResultStatus
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -242,14 +243,19 @@ def test_email_cut_off_by_a_database_restart_is_sent_by_a_retry(signup, monkeypa
 
 
 @pytest.mark.usefixtures("database_backend")
-def test_a_retry_is_recorded_when_the_database_blinks_during_its_bookkeeping(
-    signup, settings, monkeypatch
+@pytest.mark.parametrize("blinks", ["the database", "the task engine"])
+def test_a_retry_is_recorded_when_its_bookkeeping_meets_an_outage(
+    signup, settings, monkeypatch, blinks
 ):
     with SMTPServer(refusals=["451 4.3.0 Try again later"]) as server:
         smtp_at(settings, server.port)
         signup("ann@example.com")
-        lost = OperationalError("server closed the connection unexpectedly")
-        monkeypatch.setattr(Retry.objects, "create", fails_once(lost, Retry.objects.create))
+        if blinks == "the database":
+            lost = OperationalError("server closed the connection unexpectedly")
+            monkeypatch.setattr(Retry.objects, "create", fails_once(lost, Retry.objects.create))
+        else:
+            lost = redis.exceptions.ConnectionError("Connection refused")
+            monkeypatch.setattr(Task, "enqueue", fails_once(lost, Task.enqueue))
         run_worker()
         assert Retry.objects.count() == 1
 

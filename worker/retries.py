@@ -12,10 +12,10 @@ The exception itself is not on the task result (only its class path and tracebac
 and a backoff needs it (an SMTP reply code, say). Every engine sends task_finished from
 inside the `except` block that caught it, so `sys.exception()` is that exception.
 
-The bookkeeping needs the database, which may be what the task failed on: it waits
-for it (DATABASE_PATIENCE_SECONDS), and an outage longer than that leaves the task FAILED
-with `event=retry_lost` logged. ImmediateBackend (tests) can't defer a task, so nothing
-is retried there.
+The bookkeeping needs the database and the task engine, and either may be what the task
+failed on: it waits for them (PATIENCE_SECONDS), and an outage longer than that leaves
+the task FAILED with `event=retry_lost` logged. ImmediateBackend (tests) can't defer a
+task, so nothing is retried there.
 """
 
 import logging
@@ -31,6 +31,8 @@ from django.tasks.signals import task_finished
 from django.utils import timezone
 from django_tasks.exceptions import TaskResultDoesNotExist as BackportTaskResultDoesNotExist
 from django_tasks.signals import task_finished as backport_task_finished
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .models import Retry
 from .policies import policy_for
@@ -107,19 +109,21 @@ def enqueue_next(task, previous_id, args, kwargs, *, reason, delay=None, attempt
     return result
 
 
-# A database restart takes seconds: the bookkeeping of a retry waits this long for it,
-# within the 60 s RQ gives a failure callback.
-DATABASE_PATIENCE_SECONDS = 45
+# What the database or Redis raise while they are unreachable (a restart, a failover).
+UNREACHABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+# A restart takes seconds: the bookkeeping of a retry waits this long for it, within the
+# 60 s RQ gives a failure callback.
+PATIENCE_SECONDS = 45
 
 
-def with_database(action):
-    """`action()`, tried again every second while the database is unreachable, for up to
-    DATABASE_PATIENCE_SECONDS."""
-    deadline = time.monotonic() + DATABASE_PATIENCE_SECONDS
+def patiently(action):
+    """`action()`, tried again every second while the database or the task engine is
+    unreachable, for up to PATIENCE_SECONDS."""
+    deadline = time.monotonic() + PATIENCE_SECONDS
     while True:
         try:
             return action()
-        except (OperationalError, InterfaceError):
+        except UNREACHABLE:
             if connection.in_atomic_block or time.monotonic() > deadline:
                 raise
             connection.close()
@@ -139,8 +143,8 @@ def retry_failed_task(sender, task_result, **kwargs):
         # would keep the visitor waiting through the backoff.
         return
     try:
-        with_database(lambda: retry(task_result, exception, policy))
-    except (OperationalError, InterfaceError) as error:
+        patiently(lambda: retry(task_result, exception, policy))
+    except UNREACHABLE as error:
         # The task stays FAILED, on the operator's list of failures to retry by hand.
         logger.error(
             "event=retry_lost task=%s id=%s error=%r",
