@@ -44,9 +44,13 @@ class Received:
 
 
 class Receiver(Served):
-    def __init__(self, port: int = 0):
+    """Answers each POST with the next of `answers`, once they are used up with 200 after
+    `delay` seconds (a receiver's usual time to answer)."""
+
+    def __init__(self, port: int = 0, delay: float = 0.0):
         self.received: list[Received] = []
         self.answers: list[Answer] = []
+        self.usual = Answer(delay=delay)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -55,7 +59,7 @@ class Receiver(Served):
                 receiver.received.append(
                     Received({k.lower(): v for k, v in self.headers.items()}, body, self.path)
                 )
-                answer = receiver.answers.pop(0) if receiver.answers else Answer()
+                answer = receiver.answers.pop(0) if receiver.answers else receiver.usual
                 time.sleep(answer.delay)
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():

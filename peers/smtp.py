@@ -4,7 +4,8 @@ It speaks enough of RFC 5321 for Django's SMTP backend (EHLO, MAIL, RCPT, DATA, 
 NOOP, QUIT), keeps every message it accepts, and can take its time over each one, the
 way a slow mail provider does, or refuse recipients: each answer in `refusals` (say
 "451 4.3.0 Try again later", or "550 5.1.1 No such user") is given to one RCPT, in
-order, and once they are used up it accepts.
+order, and once they are used up it accepts. Given a `port`, it listens there, so a test
+can stop it and start another in its place: a mail provider's outage.
 """
 
 import socketserver
@@ -14,8 +15,13 @@ from email import message_from_bytes, policy
 from .serving import Served
 
 
+class ReusingServer(socketserver.ThreadingTCPServer):
+    # A server started in a stopped one's place mustn't wait out its connections' TIME_WAIT.
+    allow_reuse_address = True
+
+
 class SMTPServer(Served):
-    def __init__(self, delay: float = 0.0, refusals: list[str] = ()):
+    def __init__(self, delay: float = 0.0, refusals: list[str] = (), port: int = 0):
         self.delay = delay
         self.refusals = list(refusals)
         self.messages = []
@@ -52,4 +58,4 @@ class SMTPServer(Served):
                     else:
                         self.reply("502 Command not implemented")
 
-        super().__init__(socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler))
+        super().__init__(ReusingServer(("127.0.0.1", port), Handler))
