@@ -6,6 +6,7 @@ of them. So a duplicate task is harmless (an attempt claims its delivery under a
 first), and the sweep needs nothing but the rows to find a delivery whose task was lost.
 """
 
+import time
 from datetime import timedelta
 from functools import partial
 
@@ -28,28 +29,44 @@ def enqueue_next_attempt(delivery: Delivery) -> None:
     transaction.on_commit(partial(next_attempt.enqueue, delivery.pk), robust=True)
 
 
+# How early a task may start, by the clocks of the hosts that scheduled and run it.
+EARLY_TOLERANCE = timedelta(seconds=2)
+
+
+def wait_until_due(delivery_id: int) -> None:
+    """Sleep until the delivery is due, if that is no more than EARLY_TOLERANCE away: a
+    task started early is not skipped, to wait minutes for the sweep."""
+    due = (
+        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING)
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    if due is not None and timedelta(0) < due - timezone.now() <= EARLY_TOLERANCE:
+        time.sleep((due - timezone.now()).total_seconds())
+
+
 @task(queue_name="webhooks", takes_context=True)
 def deliver_webhook(context: TaskContext, delivery_id: int) -> str:
     """Make one attempt at a delivery and schedule the next if it fails.
 
     Safe to run twice: an attempt first claims the delivery (clearing next_attempt_at
     under a row lock), so a duplicate task finds nothing due and does nothing. A task
-    that starts before its delivery is due puts itself back for that time.
+    that starts a moment before its delivery is due waits for that moment.
     """
+    wait_until_due(delivery_id)
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update()
             .select_related("endpoint")
-            .filter(pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__isnull=False)
+            .filter(
+                pk=delivery_id,
+                status=Delivery.Status.PENDING,
+                next_attempt_at__lte=timezone.now(),
+            )
             .first()
         )
         if delivery is None:
-            return "skipped: not due"  # Sent, given up, or an attempt is in flight.
-        if delivery.next_attempt_at > timezone.now():
-            # Started early (the host that scheduled it has a clock ahead of this one's):
-            # put back for its time, rather than left for the sweep minutes later.
-            enqueue_next_attempt(delivery)
-            return "put back: not due yet"
+            return "skipped: not due"
         if not delivery.endpoint.is_active:
             delivery.status = Delivery.Status.FAILED
             delivery.next_attempt_at = None

@@ -266,6 +266,34 @@ def test_a_retry_is_recorded_when_its_bookkeeping_meets_an_outage(
 
 
 @pytest.mark.usefixtures("database_backend")
+def test_a_failure_whose_retry_cannot_be_recorded_is_left_for_recovery(
+    signup, settings, monkeypatch
+):
+    from worker import recovery
+    from worker.engines.database import ThreadedWorker
+
+    with SMTPServer(refusals=["451 4.3.0 Try again later"]) as server:
+        smtp_at(settings, server.port)
+        signup("ann@example.com")
+        lost = OperationalError("server closed the connection unexpectedly")
+        monkeypatch.setattr(Retry.objects, "create", fails_once(lost, Retry.objects.create))
+        worker = ThreadedWorker(
+            queues=settings.TASK_QUEUES, threads=1, process_id="host:1/a", batch=True
+        )
+        [claimed] = worker.claim(1)
+        # The database goes away between the failure and its retry: neither is written.
+        with pytest.raises(OperationalError):
+            worker.run_task(claimed)
+        assert DBTaskResult.objects.get(pk=claimed.pk).status == TaskResultStatus.RUNNING
+
+        assert recovery.recover(claimed.pk)  # Once the database is back.
+        make_retries_due()
+        run_worker()
+    [message] = server.messages
+    assert message["To"] == "ann@example.com"
+
+
+@pytest.mark.usefixtures("database_backend")
 def test_email_retries_wait_longer_each_time_and_stop(signup, settings):
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))

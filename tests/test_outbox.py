@@ -9,6 +9,8 @@ import pytest
 from django.core import mail
 from django.db import connection, transaction
 from django.db.models import F
+from django.tasks import Task
+from django.tasks.exceptions import InvalidTask
 from django.urls import reverse
 from django.utils import timezone
 
@@ -247,6 +249,28 @@ def test_a_task_renamed_since_it_was_recorded_does_not_hold_up_the_mail_behind_i
     assert "task=accounts.tasks.send_welcome_email" in caplog.text
 
 
+def test_a_task_the_engine_refuses_does_not_hold_up_the_mail_behind_it(
+    signup, engine_down, monkeypatch, caplog
+):
+    OutboxTask.objects.create(task_path=send_confirmation_email.module_path, args=[-1])
+    signup("ann@example.com")
+    engine_back(monkeypatch)
+    enqueue = Task.enqueue
+
+    def refuse_the_first(task, *args, **kwargs):
+        if args == (-1,):  # As for a task whose queue the backend no longer lists.
+            raise InvalidTask("Queue 'email' is not valid for backend")
+        return enqueue(task, *args, **kwargs)
+
+    monkeypatch.setattr(Task, "enqueue", refuse_the_first)
+    a_minute_passes()
+
+    assert enqueue_outbox.call() == "enqueued 1"
+    [message] = mail.outbox
+    assert message.to == ["ann@example.com"]
+    assert "InvalidTask" in caplog.text
+
+
 def test_enqueued_tasks_are_pruned_after_the_retention_period_and_waiting_ones_kept(settings):
     cutoff = timezone.now() - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS)
     before, after = cutoff - timedelta(hours=1), cutoff + timedelta(hours=1)
@@ -263,3 +287,13 @@ def test_enqueued_tasks_are_pruned_after_the_retention_period_and_waiting_ones_k
 def test_a_task_with_options_of_its_own_is_refused_rather_than_enqueued_without_them():
     with pytest.raises(ValueError, match=r"not task\.using\(\.\.\.\)"):
         outbox.enqueue_on_commit(send_confirmation_email.using(priority=10), 1)
+
+
+def test_worker_health_reports_tasks_left_waiting_in_the_outbox(signup, engine_down):
+    from django.core.management import CommandError, call_command
+
+    signup("ann@example.com")
+    OutboxTask.objects.update(created_at=F("created_at") - timedelta(minutes=6))
+
+    with pytest.raises(CommandError, match="1 task.* waited in the outbox"):
+        call_command("worker_health", "worker")

@@ -76,9 +76,10 @@ def enqueue_or_log(outbox_id: int, task_path: str) -> bool:
 def drain(grace: timedelta = GRACE) -> int:
     """Enqueue every row recorded more than `grace` ago and not enqueued yet, oldest first.
 
-    Returns how many this call enqueued. Stops at the first failed enqueue (logged): an
-    engine that refuses one refuses the rest, and each refusal may take a timeout. A row
-    whose task no longer exists (renamed, removed) is logged and passed over.
+    Returns how many this call enqueued. Stops at the first engine that can't be reached
+    (logged): it would refuse the rest too, each after a timeout. A row that fails for a
+    reason of its own (its task renamed or removed, say) is logged and passed over, so it
+    never holds up the mail behind it.
     """
     cutoff = timezone.now() - grace
     pending = OutboxTask.objects.filter(enqueued_at__isnull=True, created_at__lt=cutoff)
@@ -86,11 +87,11 @@ def drain(grace: timedelta = GRACE) -> int:
     for outbox_id, task_path in pending.order_by("created_at").values_list("pk", "task_path"):
         try:
             enqueued += enqueue(outbox_id)
-        except ImportError as error:
-            log_failure(outbox_id, task_path, error)
-        except Exception as error:
+        except retries.UNREACHABLE as error:
             log_failure(outbox_id, task_path, error)
             break
+        except Exception as error:
+            log_failure(outbox_id, task_path, error)
     return enqueued
 
 
@@ -109,6 +110,25 @@ def task_result(row: OutboxTask):
     if row.enqueued_at is None:
         return None
     return retries.latest_result(row.task, row.result_id)
+
+
+# Rows this old were missed by the minute job too: the engine is still unreachable, or
+# nothing runs the job.
+STALE = timedelta(minutes=5)
+
+
+def problems() -> list[str]:
+    """Tasks left waiting in the outbox, for `manage.py worker_health`; empty when none."""
+    stale = OutboxTask.objects.filter(
+        enqueued_at__isnull=True, created_at__lt=timezone.now() - STALE
+    ).count()
+    if not stale:
+        return []
+    return [
+        f"{stale} task(s) have waited in the outbox for more than {STALE.seconds // 60} "
+        "minutes: check that the task engine answers and that the scheduler runs "
+        "(event=outbox_enqueue_failed in the logs says why)."
+    ]
 
 
 def prune(cutoff) -> int:

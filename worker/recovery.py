@@ -18,7 +18,6 @@ Together this gives at-least-once execution: a task may run twice, never zero ti
 
 import logging
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -100,16 +99,15 @@ def recover(result_id) -> bool:
         result_id = str(result.pk)
         rerun = task is not None and retries.may_rerun_after_worker_died(task, result_id)
         if rerun:
+            # In the same transaction: a recovery cut off here leaves the task RUNNING for
+            # the next one, never FAILED with no re-run coming.
             arguments = result.args_kwargs
-            transaction.on_commit(
-                partial(
-                    retries.enqueue_next,
-                    task,
-                    result_id,
-                    arguments["args"],
-                    arguments["kwargs"],
-                    reason=retries.WORKER_DIED_REASON,
-                )
+            retries.enqueue_next(
+                task,
+                result_id,
+                arguments["args"],
+                arguments["kwargs"],
+                reason=retries.WORKER_DIED_REASON,
             )
     logger.warning(
         "event=task_recovered task=%s id=%s worker=%s rerun=%s",

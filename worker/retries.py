@@ -23,7 +23,7 @@ import sys
 import time
 from datetime import timedelta
 
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, connection
 from django.dispatch import receiver
 from django.tasks import TaskResultStatus
 from django.tasks.exceptions import TaskResultDoesNotExist
@@ -89,16 +89,21 @@ def reason_for_retry(result_id: str) -> str | None:
 
 
 def enqueue_next(task, previous_id, args, kwargs, *, reason, delay=None, attempt=None):
-    """Enqueue the next attempt of `task` after `previous_id`, and link the two."""
+    """Enqueue the next attempt of `task` after `previous_id`, and link the two.
+
+    Each step waits out an unreachable database or engine (`patiently`), so the attempt
+    is enqueued once even when its link has to wait. Inside a transaction (the database
+    engine's failure, a recovery) both commit with it, or neither does.
+    """
     run_after = None
     if delay is not None:
         run_after = timezone.now() + timedelta(seconds=delay)
         task = task.using(run_after=run_after)
     if attempt is None:
-        attempt = attempt_number_of(previous_id)
-    with transaction.atomic():
-        result = task.enqueue(*args, **kwargs)
-        Retry.objects.create(
+        attempt = patiently(lambda: attempt_number_of(previous_id))
+    result = patiently(lambda: task.enqueue(*args, **kwargs))
+    patiently(
+        lambda: Retry.objects.create(
             result_id=previous_id,
             next_result_id=result.id,
             task_path=task.module_path,
@@ -106,6 +111,7 @@ def enqueue_next(task, previous_id, args, kwargs, *, reason, delay=None, attempt
             reason=reason[:500],
             run_after=run_after,
         )
+    )
     return result
 
 
@@ -118,7 +124,8 @@ PATIENCE_SECONDS = 45
 
 def patiently(action):
     """`action()`, tried again every second while the database or the task engine is
-    unreachable, for up to PATIENCE_SECONDS."""
+    unreachable, for up to PATIENCE_SECONDS; at once inside a transaction, which is lost
+    with the connection."""
     deadline = time.monotonic() + PATIENCE_SECONDS
     while True:
         try:
@@ -143,9 +150,11 @@ def retry_failed_task(sender, task_result, **kwargs):
         # would keep the visitor waiting through the backoff.
         return
     try:
-        patiently(lambda: retry(task_result, exception, policy))
+        retry(task_result, exception, policy)
     except UNREACHABLE as error:
-        # The task stays FAILED, on the operator's list of failures to retry by hand.
+        if connection.in_atomic_block:
+            raise  # The database engine's failure transaction: the task stays RUNNING.
+        # The task stays FAILED with no retry coming; this line is how anyone knows.
         logger.error(
             "event=retry_lost task=%s id=%s error=%r",
             task_result.task.module_path,
@@ -155,10 +164,10 @@ def retry_failed_task(sender, task_result, **kwargs):
 
 
 def retry(task_result, exception, policy):
-    attempt = attempt_number(task_result)
+    attempt = patiently(lambda: attempt_number(task_result))
     if attempt >= policy.max_attempts:
         return
-    delay = policy.backoff(exception, task_result)
+    delay = patiently(lambda: policy.backoff(exception, task_result))
     if delay is None:
         return
     enqueue_next(

@@ -23,10 +23,17 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 from django.db.models import Case, DurationField, ExpressionWrapper, F, Q, Value, When
 from django.db.models.functions import Now
-from django.tasks import DEFAULT_TASK_BACKEND_ALIAS
+from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, TaskContext
+from django.tasks.signals import task_finished, task_started
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult, get_date_max
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
@@ -138,6 +145,37 @@ class ThreadedWorker(Worker):
             self.recover_cut_off()
         except DATABASE_ERRORS:
             logger.warning("event=exit_with_cut_off_tasks ids=%s", sorted(map(str, self.cut_off)))
+
+    def run_task(self, db_task_result: DBTaskResult) -> None:
+        """django-tasks-db's run_task, with a failure and what its receivers record (the
+        retry) in one transaction: a worker killed, or a database lost, between the two
+        leaves the task RUNNING for recovery, never FAILED with no retry coming."""
+        backend = None
+        try:
+            self.running_task = True
+            task = db_task_result.task
+            task_result = db_task_result.task_result
+            backend = task.get_backend()
+            task_started.send(sender=backend, task_result=task_result)
+            arguments = task_result.args
+            if task.takes_context:
+                arguments = [TaskContext(task_result=task_result), *arguments]
+            return_value = task.call(*arguments, **task_result.kwargs)
+            # Inside the `try`, so a value that can't be stored fails the task.
+            db_task_result.set_successful(return_value)
+            task_finished.send(sender=backend, task_result=db_task_result.task_result)
+        except BaseException as error:
+            if isinstance(error, DATABASE_ERRORS):
+                connection.close()  # Ended with the error: start the failure afresh.
+            with transaction.atomic():
+                db_task_result.set_failed(error)
+                if backend is None:  # Its code is gone (renamed, removed): nobody to tell.
+                    logger.exception("event=task_not_found id=%s", db_task_result.pk)
+                else:
+                    task_finished.send(sender=type(backend), task_result=db_task_result.task_result)
+        finally:
+            self.running_task = False
+            self._run_tasks += 1
 
     def run_claimed(self, result: DBTaskResult):
         close_old_connections()

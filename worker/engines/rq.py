@@ -47,6 +47,7 @@ from redis.exceptions import RedisError
 from rq import Worker as RQWorker
 from rq.exceptions import AbandonedJobError, DequeueTimeout, NoSuchJobError
 from rq.intermediate_queue import IntermediateQueue
+from rq.job import JobStatus
 from rq.utils import as_text
 from rq.worker_pool import WorkerPool
 
@@ -107,12 +108,12 @@ class Queue(DjangoRQ):
         kwargs.setdefault("failure_ttl", settings.TASK_RESULT_RETENTION_DAYS * 24 * 3600)
         return super().create_job(*args, **kwargs)
 
-    def schedule_job(self, job, datetime, pipeline=None):
+    def schedule_job(self, job, datetime, **kwargs):
         # RQ stores whole seconds and enqueues a job once its second has begun: rounded
         # down, a retry due at 12.5 s would run at 12 s, before it is due.
         if datetime.microsecond:
             datetime = datetime.replace(microsecond=0) + timedelta(seconds=1)
-        return super().schedule_job(job, datetime, pipeline=pipeline)
+        return super().schedule_job(job, datetime, **kwargs)
 
     @property
     def intermediate_queue(self):
@@ -128,39 +129,46 @@ class Queue(DjangoRQ):
 class TakenJobs(IntermediateQueue):
     """The jobs workers have taken from a queue and not yet started."""
 
+    # Back to the front of its queue, if no other cleaner moved it first.
+    PUT_BACK = """
+        if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
+            redis.call('LPUSH', KEYS[2], ARGV[1])
+        end
+    """
+
     def cleanup(self, worker, queue):
         """Put back on their queue the jobs taken by a worker that died before starting them.
 
         A live worker starts a job moments after taking it; one seen here at one
-        maintenance and still here WORKER_DEAD_AFTER_SECONDS later never will be.
+        maintenance and still here WORKER_DEAD_AFTER_SECONDS later never will be. A job
+        that has run since (its work horse died before it could take it off this list)
+        is only taken off.
         """
         dead_after = timedelta(seconds=settings.WORKER_DEAD_AFTER_SECONDS)
         for job_id in self.get_job_ids():
             if job_id in queue.started_job_registry:
                 continue
             job = queue.fetch_job(job_id)
-            if job is None:
+            if job is None or job.get_status() != JobStatus.QUEUED:
                 self.remove(job_id)
             elif self.set_first_seen(job_id):
                 continue
-            elif timezone.now() - self.get_first_seen(job_id) > dead_after:
-                with self.connection.pipeline() as pipeline:
-                    queue.enqueue_job(job, pipeline=pipeline, at_front=True)
-                    pipeline.lrem(self.key, 1, job_id)
-                    pipeline.delete(self.get_first_seen_key(job_id))
-                    pipeline.execute()
-                logger.warning("event=task_requeued id=%s reason=taken_but_not_started", job_id)
+            elif timezone.now() - (self.get_first_seen(job_id) or timezone.now()) > dead_after:
+                self.connection.eval(self.PUT_BACK, 2, self.key, queue.key, job_id)
+                self.connection.delete(self.get_first_seen_key(job_id))
+                logger.warning(
+                    "event=task_requeued task=%s id=%s queue=%s reason=taken_but_not_started",
+                    job.func_name,
+                    job_id,
+                    queue.name,
+                )
 
 
 PR_SET_PDEATHSIG = 1
 
 
-def stop_with_parent(parent_pid: int) -> None:
-    """In a forked child: receive SIGTERM when the parent dies (Linux; elsewhere nothing)."""
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return
+def stop_with_parent(prctl, parent_pid: int) -> None:
+    """In a forked child: receive SIGTERM when the parent dies."""
     prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent_pid:  # It died before the line above.
         os.kill(os.getpid(), signal.SIGTERM)
@@ -170,11 +178,16 @@ def stop_children_with_worker() -> None:
     """Every process forked from here on stops when its parent dies: a scheduler (which
     would hold its queues' lock and its parent's blocked Redis connection), a work
     horse (whose job recovery re-runs anyway), a pool's worker (which would serve on,
-    unsupervised, beside its restarted replacement)."""
+    unsupervised, beside its restarted replacement). Linux only; elsewhere nothing."""
+    try:
+        # Looked up here: a child of a threaded process must not load libraries.
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return
     parent = {}
     os.register_at_fork(
         before=lambda: parent.update(pid=os.getpid()),
-        after_in_child=lambda: stop_with_parent(parent["pid"]),
+        after_in_child=lambda: stop_with_parent(prctl, parent["pid"]),
     )
 
 
@@ -234,6 +247,9 @@ class Worker(RQWorker):
         # Queue.dequeue_any took every job through the intermediate list, whatever the
         # number of queues (RQ assumes that only for one).
         super().prepare_job_execution(job, remove_from_intermediate_queue=True)
+        # A maintenance may have seen it in the moment between taking and starting it.
+        taken = TakenJobs(f"{Queue.redis_queue_namespace_prefix}{job.origin}", self.connection)
+        self.connection.delete(taken.get_first_seen_key(job.id))
 
     def get_heartbeat_ttl(self, job, working_time=0.0) -> int:
         # RQ's default adds a fixed minute; a job is abandoned once its worker has been
@@ -278,7 +294,8 @@ def recover_dead_tasks() -> int:
 
 
 def prune_results() -> None:
-    """Nothing to do here: Redis expires results itself (`Queue.create_job`)."""
+    """Nothing to do here: Redis expires results itself (a success after RQ's result_ttl,
+    a failure after TASK_RESULT_RETENTION_DAYS: `Queue.create_job`)."""
 
 
 def live_workers_here(queues: list[str] | None = None) -> int:

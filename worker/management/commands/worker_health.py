@@ -3,7 +3,8 @@ import socket
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from worker import engines
+from worker import engines, outbox
+from worker.tasks import enqueue_outbox
 
 
 class Command(BaseCommand):
@@ -24,6 +25,8 @@ class Command(BaseCommand):
         engine = engines.current()
         queues = settings.WORKER_PROCESSES[process_type]["queues"] if process_type else None
         problems = engine.problems(queues)
+        if queues is None or enqueue_outbox.queue_name in queues:
+            problems += outbox.problems()
         if not engine.live_workers_here(queues):
             serving = f" serving {','.join(queues)}" if queues else ""
             problems.insert(
