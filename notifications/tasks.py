@@ -97,13 +97,19 @@ def deliver_webhook(context: TaskContext, delivery_id: int) -> str:
     return outcome
 
 
-# A due delivery this late has lost its task (or waits behind a long queue, where one
-# more task does no harm); a younger one may be an enqueue still on its way from an
-# on-commit callback. Also how long the sweep leaves a delivery alone once it requeued it.
-SWEEP_GRACE = timedelta(minutes=2)
-# An attempt still in flight this long after its deadline has no worker any more: the
-# deadline ends every request, and recording the outcome takes moments.
-IN_FLIGHT_GRACE = timedelta(minutes=1)
+def in_flight_grace() -> timedelta:
+    """How long after its deadline an attempt still in flight has no worker any more: a
+    live worker records the outcome moments after the deadline, and a dead one has been
+    dead for WORKER_DEAD_AFTER_SECONDS by then (a minute in production)."""
+    return timedelta(seconds=settings.WORKER_DEAD_AFTER_SECONDS)
+
+
+def sweep_grace() -> timedelta:
+    """How late a due delivery is when it has lost its task (or waits behind a long queue,
+    where one more task does no harm): twice as long as recovering a dead worker's task
+    takes (two minutes in production). Also how long the sweep leaves a delivery alone
+    once it requeued it."""
+    return 2 * timedelta(seconds=settings.WORKER_DEAD_AFTER_SECONDS)
 
 
 @cron("* * * * *")
@@ -117,9 +123,9 @@ def sweep_deliveries() -> str:
     engine). The first counts as a failed attempt and is rescheduled on the retry
     schedule; the second is enqueued again at once.
     """
-    longest_attempt = timedelta(seconds=settings.WEBHOOKS_DELIVERY_TIMEOUT) + IN_FLIGHT_GRACE
+    longest_attempt = timedelta(seconds=settings.WEBHOOKS_DELIVERY_TIMEOUT) + in_flight_grace()
     dead = Q(next_attempt_at__isnull=True, last_attempt_at__lt=Now() - longest_attempt)
-    late = Q(next_attempt_at__lte=timezone.now() - SWEEP_GRACE)
+    late = Q(next_attempt_at__lte=timezone.now() - sweep_grace())
     candidates = Delivery.objects.filter(dead | late, status=Delivery.Status.PENDING)
     rescheduled = requeued = 0
     for delivery_id in candidates.values_list("pk", flat=True):

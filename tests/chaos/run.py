@@ -17,7 +17,6 @@ from pathlib import Path
 import redis
 from django.conf import settings
 
-from notifications.tasks import IN_FLIGHT_GRACE, SWEEP_GRACE
 from peers.receiver import Receiver
 
 from ..e2e.site import free_port
@@ -43,15 +42,12 @@ DEAD_AFTER_SECONDS = 10
 DELIVERY_TIMEOUT_SECONDS = 5
 # A correct site settles within this. The slowest path back is the webhook sweep, run once
 # a minute by the scheduler: it takes up an attempt cut off by a dead worker once it is
-# WEBHOOKS_DELIVERY_TIMEOUT + IN_FLIGHT_GRACE old (then retries it 5 s later), and a due
-# delivery whose task was lost once it is SWEEP_GRACE late. 20 s more for the workers.
+# WEBHOOKS_DELIVERY_TIMEOUT + WORKER_DEAD_AFTER_SECONDS old (then retries it 5 s later),
+# and a due delivery whose task was lost once it is twice WORKER_DEAD_AFTER_SECONDS late
+# (notifications/tasks.py). 20 s more for the workers.
 SETTLE_SECONDS = float(
     os.environ.get("CHAOS_SETTLE_SECONDS")
-    or max(
-        DELIVERY_TIMEOUT_SECONDS + IN_FLIGHT_GRACE.total_seconds() + 5, SWEEP_GRACE.total_seconds()
-    )
-    + 60
-    + 20
+    or max(DELIVERY_TIMEOUT_SECONDS + DEAD_AFTER_SECONDS + 5, 2 * DEAD_AFTER_SECONDS) + 60 + 20
 )
 PROCESS_TYPES = ["web", "worker", "webhooks", "scheduler"]
 WORKER_SIDE = ["worker", "webhooks", "scheduler"]
