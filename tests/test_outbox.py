@@ -19,7 +19,7 @@ from worker import outbox
 from worker.models import OutboxTask
 from worker.tasks import enqueue_outbox
 
-from .conftest import PASSWORD, run_worker
+from .conftest import run_worker
 from .engines import run_rq_worker, use_rq
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -145,24 +145,6 @@ def test_a_process_that_dies_right_after_the_signup_commits_still_sends_the_mail
 
     [message] = mail.outbox
     assert message.to == ["ann@example.com"]
-
-
-def test_rolled_back_signup_records_nothing_and_the_minute_job_sends_nothing(client):
-    class RolledBack(Exception):
-        pass
-
-    with pytest.raises(RolledBack), transaction.atomic():
-        response = client.post(
-            reverse("accounts:signup"),
-            {"email": "ann@example.com", "password1": PASSWORD, "password2": PASSWORD},
-        )
-        assert response.status_code == 302
-        raise RolledBack
-
-    a_minute_passes()
-    assert enqueue_outbox.call() == "enqueued 0"
-    assert not OutboxTask.objects.exists()
-    assert mail.outbox == []
 
 
 def test_the_minute_job_sends_no_second_mail_for_a_signup_already_enqueued(signup):

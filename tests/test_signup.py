@@ -6,6 +6,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from accounts.models import User
+from worker.models import OutboxTask
 
 from .conftest import PASSWORD
 
@@ -72,6 +73,7 @@ def test_rolled_back_signup_sends_nothing(client):
         raise RolledBack
 
     assert not User.objects.exists()
+    assert not OutboxTask.objects.exists()  # Nothing for the minute job to send later.
     assert mail.outbox == []
 
 
