@@ -41,8 +41,9 @@ def wait_until_due(delivery_id: int) -> None:
         .values_list("next_attempt_at", flat=True)
         .first()
     )
-    if due is not None and timedelta(0) < due - timezone.now() <= EARLY_TOLERANCE:
-        time.sleep((due - timezone.now()).total_seconds())
+    early = (due - timezone.now()) if due is not None else timedelta(0)
+    if timedelta(0) < early <= EARLY_TOLERANCE:
+        time.sleep(early.total_seconds())
 
 
 @task(queue_name="webhooks", takes_context=True)

@@ -251,6 +251,9 @@ def test_a_task_the_engine_refuses_does_not_hold_up_the_mail_behind_it(
     [message] = mail.outbox
     assert message.to == ["ann@example.com"]
     assert "InvalidTask" in caplog.text
+    # Logged every minute, but no reason for a health check to restart a worker.
+    OutboxTask.objects.update(created_at=F("created_at") - timedelta(minutes=6))
+    assert outbox.problems() == []
 
 
 def test_enqueued_tasks_are_pruned_after_the_retention_period_and_waiting_ones_kept(settings):

@@ -68,6 +68,8 @@ class OutboxTask(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     enqueued_at = models.DateTimeField(null=True)
     result_id = models.CharField(max_length=64, blank=True)
+    # Why the engine refused this row itself (its task renamed, say), not for being down.
+    last_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         indexes = [

@@ -92,6 +92,8 @@ def drain(grace: timedelta = GRACE) -> int:
             break
         except Exception as error:
             log_failure(outbox_id, task_path, error)
+            reason = f"{type(error).__name__}: {error}"[:300]
+            OutboxTask.objects.filter(pk=outbox_id).update(last_error=reason)
     return enqueued
 
 
@@ -118,9 +120,11 @@ STALE = timedelta(minutes=5)
 
 
 def problems() -> list[str]:
-    """Tasks left waiting in the outbox, for `manage.py worker_health`; empty when none."""
+    """Tasks left waiting in the outbox for an engine that doesn't answer, for
+    `manage.py worker_health`; empty when none. A row the engine refused for a reason of
+    its own is logged every minute instead: restarting a worker wouldn't help it."""
     stale = OutboxTask.objects.filter(
-        enqueued_at__isnull=True, created_at__lt=timezone.now() - STALE
+        enqueued_at__isnull=True, last_error="", created_at__lt=timezone.now() - STALE
     ).count()
     if not stale:
         return []

@@ -88,45 +88,63 @@ def reason_for_retry(result_id: str) -> str | None:
     return Retry.objects.filter(next_result_id=result_id).values_list("reason", flat=True).first()
 
 
-def enqueue_next(task, previous_id, args, kwargs, *, reason, delay=None, attempt=None):
-    """Enqueue the next attempt of `task` after `previous_id`, and link the two.
+def enqueue_next(
+    task, previous_id, args, kwargs, *, reason, delay=None, attempt=None, deadline=None
+):
+    """Enqueue the next attempt of `task` after `previous_id`, and link the two; None if
+    an attempt after `previous_id` exists already (a failure reported twice).
 
-    Each step waits out an unreachable database or engine (`patiently`), so the attempt
-    is enqueued once even when its link has to wait. Inside a transaction (the database
-    engine's failure, a recovery) both commit with it, or neither does.
+    Each step waits out an unreachable database or engine (`patiently`, until `deadline`
+    or for PATIENCE_SECONDS in all), so the attempt is enqueued once even when its link
+    has to wait. Inside a transaction (the database engine's failure, a recovery) both
+    commit with it, or neither does.
     """
+    deadline = deadline or time.monotonic() + PATIENCE_SECONDS
+    if patiently(lambda: Retry.objects.filter(result_id=previous_id).exists(), deadline):
+        return None
     run_after = None
     if delay is not None:
         run_after = timezone.now() + timedelta(seconds=delay)
         task = task.using(run_after=run_after)
     if attempt is None:
-        attempt = patiently(lambda: attempt_number_of(previous_id))
-    result = patiently(lambda: task.enqueue(*args, **kwargs))
-    patiently(
-        lambda: Retry.objects.create(
-            result_id=previous_id,
-            next_result_id=result.id,
-            task_path=task.module_path,
-            attempt=attempt + 1,
-            reason=reason[:500],
-            run_after=run_after,
+        attempt = patiently(lambda: attempt_number_of(previous_id), deadline)
+    result = patiently(lambda: task.enqueue(*args, **kwargs), deadline)
+    try:
+        patiently(
+            lambda: Retry.objects.create(
+                result_id=previous_id,
+                next_result_id=result.id,
+                task_path=task.module_path,
+                attempt=attempt + 1,
+                reason=reason[:500],
+                run_after=run_after,
+            ),
+            deadline,
         )
-    )
+    except UNREACHABLE:
+        if connection.in_atomic_block:
+            raise
+        # It runs, but counts as a first attempt: its chain of retries starts over.
+        logger.error(
+            "event=retry_unlinked task=%s id=%s next_id=%s",
+            task.module_path,
+            previous_id,
+            result.id,
+        )
     return result
 
 
 # What the database or Redis raise while they are unreachable (a restart, a failover).
 UNREACHABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
-# A restart takes seconds: the bookkeeping of a retry waits this long for it, within the
-# 60 s RQ gives a failure callback.
+# A restart takes seconds: a retry's bookkeeping waits this long for it in all, within
+# the 60 s RQ gives a failure callback.
 PATIENCE_SECONDS = 45
 
 
-def patiently(action):
+def patiently(action, deadline: float):
     """`action()`, tried again every second while the database or the task engine is
-    unreachable, for up to PATIENCE_SECONDS; at once inside a transaction, which is lost
-    with the connection."""
-    deadline = time.monotonic() + PATIENCE_SECONDS
+    unreachable, until `deadline` (time.monotonic()); at once inside a transaction,
+    which is lost with the connection."""
     while True:
         try:
             return action()
@@ -164,13 +182,14 @@ def retry_failed_task(sender, task_result, **kwargs):
 
 
 def retry(task_result, exception, policy):
-    attempt = patiently(lambda: attempt_number(task_result))
+    deadline = time.monotonic() + PATIENCE_SECONDS
+    attempt = patiently(lambda: attempt_number(task_result), deadline)
     if attempt >= policy.max_attempts:
         return
-    delay = patiently(lambda: policy.backoff(exception, task_result))
+    delay = patiently(lambda: policy.backoff(exception, task_result), deadline)
     if delay is None:
         return
-    enqueue_next(
+    retried = enqueue_next(
         task_result.task,
         task_result.id,
         list(task_result.args),
@@ -178,7 +197,10 @@ def retry(task_result, exception, policy):
         reason=f"{type(exception).__name__}: {exception}",
         delay=delay,
         attempt=attempt,
+        deadline=deadline,
     )
+    if retried is None:
+        return  # Reported twice; the first report enqueued the retry.
     logger.warning(
         "event=task_retry task=%s id=%s attempt=%d delay_s=%.0f error=%r",
         task_result.task.module_path,

@@ -172,17 +172,29 @@ class ThreadedWorker(Worker):
                 if backend is None:  # Its code is gone (renamed, removed): nobody to tell.
                     logger.exception("event=task_not_found id=%s", db_task_result.pk)
                 else:
-                    task_finished.send(sender=type(backend), task_result=db_task_result.task_result)
+                    self.send_finished(backend, db_task_result)
         finally:
             self.running_task = False
             self._run_tasks += 1
+
+    def send_finished(self, backend, db_task_result: DBTaskResult) -> None:
+        """task_finished for a failure. A receiver's own bug is logged and the failure
+        stands; the database going away undoes both, for recovery."""
+        try:
+            with transaction.atomic():
+                task_finished.send(sender=type(backend), task_result=db_task_result.task_result)
+        except DATABASE_ERRORS:
+            raise
+        except Exception:
+            logger.exception("event=task_finished_receiver_failed id=%s", db_task_result.pk)
 
     def run_claimed(self, result: DBTaskResult):
         close_old_connections()
         try:
             self.run_task(result)
-        except DATABASE_ERRORS as error:
-            # The task ran, but neither its end nor its failure could be written.
+        except Exception as error:
+            # The task ran, but neither its end nor its failure could be written (the
+            # database went away, or a transaction it broke): its process recovers it.
             logger.warning("event=task_cut_off id=%s error=%r", result.pk, str(error))
             connection.close()
             with self.changed:
@@ -197,7 +209,12 @@ class ThreadedWorker(Worker):
         """Fail (and, where safe, re-run) the tasks whose end was lost in an outage."""
         while self.cut_off:
             pk = next(iter(self.cut_off))
-            recovery.recover(pk)
+            try:
+                recovery.recover(pk)
+            except DATABASE_ERRORS:
+                raise  # Still cut off: tried again once the database answers.
+            except Exception:  # Left RUNNING; worker_health reports it as stuck.
+                logger.exception("event=task_recovery_failed id=%s", pk)
             with self.changed:
                 self.cut_off.discard(pk)
 
@@ -244,7 +261,15 @@ def run_worker(*, queues: list[str], threads: int, worker_id: str, batch: bool =
 
 def recover_dead_tasks() -> int:
     """Fail, and re-run where safe, the RUNNING tasks of processes with no live heartbeat."""
-    return len([pk for pk in recovery.orphaned_task_ids() if recovery.recover(pk)])
+    recovered = 0
+    for pk in recovery.orphaned_task_ids():
+        try:
+            recovered += recovery.recover(pk)
+        except DATABASE_ERRORS:
+            raise
+        except Exception:  # One task's trouble (its code gone, say) mustn't stop the rest.
+            logger.exception("event=task_recovery_failed id=%s", pk)
+    return recovered
 
 
 def prune_results() -> None:

@@ -28,6 +28,7 @@ What this module adds to RQ, and why:
   each forking a work horse per job.
 """
 
+import contextlib
 import ctypes
 import logging
 import math
@@ -129,11 +130,17 @@ class Queue(DjangoRQ):
 class TakenJobs(IntermediateQueue):
     """The jobs workers have taken from a queue and not yet started."""
 
-    # Back to the front of its queue, if no other cleaner moved it first.
+    def remove(self, job_id):
+        super().remove(job_id)
+        self.connection.delete(self.get_first_seen_key(job_id))
+
+    # Back to the front of its queue, if no other cleaner moved it first; its first-seen
+    # mark goes with it.
     PUT_BACK = """
         if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
             redis.call('LPUSH', KEYS[2], ARGV[1])
         end
+        redis.call('DEL', KEYS[3])
     """
 
     def cleanup(self, worker, queue):
@@ -154,8 +161,8 @@ class TakenJobs(IntermediateQueue):
             elif self.set_first_seen(job_id):
                 continue
             elif timezone.now() - (self.get_first_seen(job_id) or timezone.now()) > dead_after:
-                self.connection.eval(self.PUT_BACK, 2, self.key, queue.key, job_id)
-                self.connection.delete(self.get_first_seen_key(job_id))
+                first_seen = self.get_first_seen_key(job_id)
+                self.connection.eval(self.PUT_BACK, 3, self.key, queue.key, first_seen, job_id)
                 logger.warning(
                     "event=task_requeued task=%s id=%s queue=%s reason=taken_but_not_started",
                     job.func_name,
@@ -248,8 +255,10 @@ class Worker(RQWorker):
         # number of queues (RQ assumes that only for one).
         super().prepare_job_execution(job, remove_from_intermediate_queue=True)
         # A maintenance may have seen it in the moment between taking and starting it.
+        # Best effort: the job has started, and a mark only matters to a job that waits.
         taken = TakenJobs(f"{Queue.redis_queue_namespace_prefix}{job.origin}", self.connection)
-        self.connection.delete(taken.get_first_seen_key(job.id))
+        with contextlib.suppress(RedisError):
+            self.connection.delete(taken.get_first_seen_key(job.id))
 
     def get_heartbeat_ttl(self, job, working_time=0.0) -> int:
         # RQ's default adds a fixed minute; a job is abandoned once its worker has been

@@ -21,6 +21,7 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('enqueued_at', models.DateTimeField(null=True)),
                 ('result_id', models.CharField(blank=True, max_length=64)),
+                ('last_error', models.CharField(blank=True, max_length=300)),
             ],
             options={
                 'indexes': [models.Index(condition=models.Q(('enqueued_at__isnull', True)), fields=['created_at'], name='worker_outbox_pending')],
