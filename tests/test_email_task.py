@@ -35,6 +35,23 @@ def test_task_is_safe_to_run_twice(make_user):
     assert len(mail.outbox) == 1
 
 
+def test_task_run_twice_before_confirmation_sends_two_links_and_either_confirms(client, make_user):
+    # At least once means sometimes twice (a worker killed after sending): the member
+    # gets two mails, and whichever link they click works, once.
+    user = make_user()
+    assert send_confirmation_email.call(user.pk) == "sent"
+    assert send_confirmation_email.call(user.pk) == "sent"
+
+    first, second = (
+        re.search(r"/accounts/confirm/[^/\s]+/", message.body)[0] for message in mail.outbox
+    )
+    assert client.get(second).status_code == 200
+    assert client.post(first, {"password": PASSWORD}).status_code == 302
+    user.refresh_from_db()
+    assert user.email_confirmed
+    assert "This link has already been used" in client.post(second, {"password": PASSWORD}).text
+
+
 def test_task_skips_deleted_and_deactivated_users(make_user):
     user = make_user()
     user.is_active = False
