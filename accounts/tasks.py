@@ -15,11 +15,11 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from config.mail import SMTP_RETRY_DELAYS, smtp_backoff
 from worker.policies import policy
 
 from . import ratelimit, search
 from .durations import durations
+from .mail import SMTP_RETRY_DELAYS, smtp_backoff
 from .models import Profile, SearchEntry, User
 from .tokens import make_token
 

@@ -1,4 +1,3 @@
-import re
 from datetime import timedelta
 from functools import partial
 
@@ -30,6 +29,7 @@ from .forms import (
     ResetPasswordForm,
     SignupForm,
 )
+from .mail import reason_to_show
 from .models import Profile, SearchEntry, User
 from .tasks import send_confirmation_email, update_search_entry
 from .tokens import TokenError, TokenExpired, TokenUsed, user_for_token
@@ -101,33 +101,6 @@ def email_status(result) -> tuple[str, str]:
     if result.status == TaskResultStatus.READY and (reason := retries.reason_for_retry(result.id)):
         return "Retrying", reason_to_show(reason)
     return EMAIL_STATUS_LABELS[result.status], ""
-
-
-# How smtplib reports the mail server refusing the recipient, in a traceback's last line
-# or a retry's reason: SMTPRecipientsRefused: {'a@b.example': (550, b'5.1.1 No such user')}.
-# Only an answer about the address or its mailbox (RFC 3463 enhanced status X.1.Y: no
-# such mailbox, bad syntax, but not X.1.7 and X.1.8, our sender; X.2.Y: mailbox full or
-# disabled) is the visitor's. A server also refuses recipients for reasons of ours (our
-# client host, our sender, relaying: X.7.Y; its own system: X.3.Y), naming our set-up.
-RECIPIENT_REFUSED = re.compile(
-    r"^(?:smtplib\.)?SMTPRecipientsRefused: \{.*?\((\d{3}), b?['\"]"
-    r"([245]\.(?:1\.(?:[0-69]|10)|2\.\d{1,3})\b.*?)['\"]\)"
-)
-
-
-def reason_to_show(error: str) -> str:
-    """What anyone who signed up may read of why their mail didn't go.
-
-    The mail server's refusal of the address they typed says what was wrong (a typo gets
-    "550 No such user"). Any other error's text is ours, a mail server's answer about
-    anything else included (our login, our sender): it can name the mail provider, the
-    database's host or an internal address, so it stays in the logs.
-    """
-    if error == retries.WORKER_DIED_REASON:  # Our own words, written for this page.
-        return error
-    if answer := RECIPIENT_REFUSED.search(error):
-        return f"{answer[1]} {answer[2]}"[:300]
-    return "a problem on our side"
 
 
 class CheckInboxView(TemplateView):

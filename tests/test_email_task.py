@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from accounts.mail import reason_to_show
 from accounts.tasks import send_confirmation_email
-from accounts.views import reason_to_show
 from peers.smtp import SMTPServer
 from worker.models import Retry
 
