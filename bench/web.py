@@ -8,7 +8,7 @@ with the Procfile's web command on a scratch PostgreSQL database (DATABASE_URL's
 2. A burst of 40 signups at once while 20 clients load pages (/, /accounts/login/,
    /healthz): signup p95 and page-load p95 during the burst, and page-load p95 of the
    same 20 clients when nothing else is happening. Twice: with clients that ask again
-   as soon as they have an answer, as the issue measured, and with clients that keep
+   as soon as they have an answer (the harsher load), and with clients that keep
    a schedule.
 3. Requests per second for six pages, anonymous and logged in.
 

@@ -27,7 +27,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    """Rate-limit counters live in the cache; each test starts with none."""
+    """Each test starts with an empty cache (rate-limit counters are rows, not cache)."""
     cache.clear()
 
 

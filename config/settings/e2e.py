@@ -52,7 +52,7 @@ else:
         }
     }
 
-# Rate-limit counters per process are enough for tests, and need no cache table.
+# A cache per process is enough for tests, and needs no cache table.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
