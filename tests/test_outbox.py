@@ -35,14 +35,6 @@ def engine_back(monkeypatch):
     monkeypatch.undo()
 
 
-def resend(client, email, client_ip="192.0.2.1"):
-    return client.post(reverse("accounts:resend"), {"email": email}, REMOTE_ADDR=client_ip)
-
-
-def ask_for_reset(client, email, client_ip="192.0.2.1"):
-    return client.post(reverse("accounts:password_reset"), {"email": email}, REMOTE_ADDR=client_ip)
-
-
 def test_signup_while_the_task_engine_is_down_gets_its_mail_once_it_is_back(
     signup, engine_down, monkeypatch, caplog
 ):
@@ -80,48 +72,6 @@ def test_signup_while_redis_is_down_gets_its_mail_once_it_is_back(signup, rq_bac
 
     [message] = mail.outbox
     assert message.to == ["ann@example.com"]
-
-
-def test_resend_while_the_task_engine_is_down_answers_as_for_an_unknown_address_and_mails_later(
-    client, make_user, engine_down, monkeypatch
-):
-    make_user("ann@example.com")
-
-    known = resend(client, "ann@example.com", client_ip="192.0.2.1")
-    unknown = resend(client, "nobody@example.com", client_ip="192.0.2.2")
-
-    assert known.status_code == unknown.status_code == 200
-    assert known.text.replace("ann@", "X@") == unknown.text.replace("nobody@", "X@")
-    assert mail.outbox == []
-
-    engine_back(monkeypatch)
-    a_minute_passes()
-    enqueue_outbox.call()
-
-    [message] = mail.outbox
-    assert message.to == ["ann@example.com"]
-    assert "/accounts/confirm/" in message.body
-
-
-def test_reset_while_the_task_engine_is_down_answers_as_for_an_unknown_address_and_mails_later(
-    client, make_user, engine_down, monkeypatch
-):
-    make_user("ann@example.com", confirmed=True)
-
-    known = ask_for_reset(client, "ann@example.com", client_ip="192.0.2.1")
-    unknown = ask_for_reset(client, "nobody@example.com", client_ip="192.0.2.2")
-
-    assert known.status_code == unknown.status_code == 302
-    assert known["Location"] == unknown["Location"]
-    assert mail.outbox == []
-
-    engine_back(monkeypatch)
-    a_minute_passes()
-    enqueue_outbox.call()
-
-    [message] = mail.outbox
-    assert message.to == ["ann@example.com"]
-    assert message.subject == "Set a new password"
 
 
 @pytest.mark.django_db(transaction=False)
