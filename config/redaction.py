@@ -29,10 +29,14 @@ class RedactingLogger(Logger):
 
 
 class RedactSecretPaths(logging.Filter):
-    """A filter for the LOGGING handlers (config/settings/base.py)."""
+    """A filter for the LOGGING handlers (config/settings/base.py): the message, and the
+    traceback of a logged exception (a mail server's refusal can quote a link)."""
 
     def filter(self, record):
         message = record.getMessage()
         if (redacted := redact(message)) != message:
             record.msg, record.args = redacted, ()
+        if record.exc_info and not record.exc_text:
+            # Formatters print exc_text when it is set, instead of formatting exc_info.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True
