@@ -206,15 +206,18 @@ def test_a_task_the_engine_refuses_does_not_hold_up_the_mail_behind_it(
     assert outbox.problems() == []
 
 
-def test_enqueued_tasks_are_pruned_after_the_retention_period_and_waiting_ones_kept(settings):
+def test_enqueued_and_refused_tasks_are_pruned_after_the_retention_period_waiting_ones_kept(
+    settings,
+):
     cutoff = timezone.now() - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS)
     before, after = cutoff - timedelta(hours=1), cutoff + timedelta(hours=1)
     path = send_confirmation_email.module_path
     OutboxTask.objects.create(task_path=path, created_at=before, enqueued_at=before)
+    OutboxTask.objects.create(task_path=path, created_at=before, last_error="ImportError")
     waiting = OutboxTask.objects.create(task_path=path, created_at=before)
     recent = OutboxTask.objects.create(task_path=path, created_at=before, enqueued_at=after)
 
-    assert outbox.prune(cutoff) == 1
+    assert outbox.prune(cutoff) == 2
 
     assert set(OutboxTask.objects.values_list("pk", flat=True)) == {waiting.pk, recent.pk}
 
@@ -232,3 +235,23 @@ def test_worker_health_reports_tasks_left_waiting_in_the_outbox(signup, engine_d
 
     with pytest.raises(CommandError, match="1 task.* waited in the outbox"):
         call_command("worker_health", "worker")
+
+
+def test_a_backlog_is_enqueued_in_order_a_share_per_run(tmp_path, monkeypatch):
+    # What a long outage leaves: more rows than one read, more work than one minute.
+    log = tmp_path / "runs.log"
+    long_ago = timezone.now() - timedelta(hours=1)
+    for number in range(5):
+        OutboxTask.objects.create(
+            task_path="tests.tasks.record", args=[number, str(log)], created_at=long_ago
+        )
+    monkeypatch.setattr(outbox, "BATCH", 2)
+    ticks = iter(range(0, 10_000, 20))  # Each look at the clock finds 20 s gone.
+    monkeypatch.setattr(outbox.time, "monotonic", lambda: next(ticks))
+
+    runs = [int(enqueue_outbox.call().split()[1])]
+    while runs[-1]:
+        runs.append(int(enqueue_outbox.call().split()[1]))
+    assert 0 < runs[0] < 5  # The time budget ended the first run, not the backlog.
+    assert sum(runs) == 5
+    assert log.read_text().split() == ["0", "1", "2", "3", "4"]

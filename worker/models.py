@@ -79,6 +79,8 @@ class OutboxTask(models.Model):
                 condition=models.Q(enqueued_at__isnull=True),
                 name="worker_outbox_pending",
             ),
+            # The hourly prune's question.
+            models.Index(fields=["enqueued_at"], name="worker_outbox_enqueued"),
         ]
 
     def __str__(self):

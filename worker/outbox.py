@@ -10,10 +10,12 @@ enqueued again: at least once. docs/tasks.md says why.
 """
 
 import logging
+import time
 from datetime import timedelta
 from functools import partial
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -24,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 # How long a row is left to the request that wrote it before the minute job enqueues it.
 GRACE = timedelta(seconds=30)
+# One run of the minute job enqueues for this long at most, so runs never pile up on the
+# queue, and reads the rows this many at a time.
+DRAIN_SECONDS = 45
+BATCH = 500
 
 
 def enqueue_on_commit(task, *args, **kwargs) -> OutboxTask:
@@ -74,26 +80,36 @@ def enqueue_or_log(outbox_id: int, task_path: str) -> bool:
 
 
 def drain(grace: timedelta = GRACE) -> int:
-    """Enqueue every row recorded more than `grace` ago and not enqueued yet, oldest first.
+    """Enqueue the rows recorded more than `grace` ago and not enqueued yet, oldest first,
+    for up to DRAIN_SECONDS: a backlog left by a long outage is the next runs' share.
 
     Returns how many this call enqueued. Stops at the first engine that can't be reached
     (logged): it would refuse the rest too, each after a timeout. A row that fails for a
     reason of its own (its task renamed or removed, say) is logged and passed over, so it
     never holds up the mail behind it.
     """
-    cutoff = timezone.now() - grace
-    pending = OutboxTask.objects.filter(enqueued_at__isnull=True, created_at__lt=cutoff)
-    enqueued = 0
-    for outbox_id, task_path in pending.order_by("created_at").values_list("pk", "task_path"):
-        try:
-            enqueued += enqueue(outbox_id)
-        except retries.UNREACHABLE as error:
-            log_failure(outbox_id, task_path, error)
+    deadline = time.monotonic() + DRAIN_SECONDS
+    pending = OutboxTask.objects.filter(
+        enqueued_at__isnull=True, created_at__lt=timezone.now() - grace
+    ).order_by("pk")
+    enqueued, last_pk = 0, 0
+    while time.monotonic() < deadline:
+        batch = list(pending.filter(pk__gt=last_pk).values_list("pk", "task_path")[:BATCH])
+        if not batch:
             break
-        except Exception as error:
-            log_failure(outbox_id, task_path, error)
-            reason = f"{type(error).__name__}: {error}"[:300]
-            OutboxTask.objects.filter(pk=outbox_id).update(last_error=reason)
+        for outbox_id, task_path in batch:
+            last_pk = outbox_id
+            try:
+                enqueued += enqueue(outbox_id)
+            except retries.UNREACHABLE as error:
+                log_failure(outbox_id, task_path, error)
+                return enqueued
+            except Exception as error:
+                log_failure(outbox_id, task_path, error)
+                reason = f"{type(error).__name__}: {error}"[:300]
+                OutboxTask.objects.filter(pk=outbox_id).update(last_error=reason)
+            if time.monotonic() >= deadline:
+                break
     return enqueued
 
 
@@ -136,6 +152,10 @@ def problems() -> list[str]:
 
 
 def prune(cutoff) -> int:
-    """Delete the rows enqueued before `cutoff`; return how many. Pending rows stay."""
-    deleted, _ = OutboxTask.objects.filter(enqueued_at__lt=cutoff).delete()
+    """Delete the rows enqueued before `cutoff`, and those the engine refused for a reason
+    of their own and recorded before it; return how many. Rows waiting for an engine
+    that is down stay, however old."""
+    enqueued = Q(enqueued_at__lt=cutoff)
+    refused = Q(enqueued_at__isnull=True, created_at__lt=cutoff) & ~Q(last_error="")
+    deleted, _ = OutboxTask.objects.filter(enqueued | refused).delete()
     return deleted

@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
                 ('last_error', models.CharField(blank=True, max_length=300)),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('enqueued_at__isnull', True)), fields=['created_at'], name='worker_outbox_pending')],
+                'indexes': [models.Index(condition=models.Q(('enqueued_at__isnull', True)), fields=['created_at'], name='worker_outbox_pending'), models.Index(fields=['enqueued_at'], name='worker_outbox_enqueued')],
             },
         ),
     ]
