@@ -34,7 +34,7 @@ COPY . /app
 RUN DJANGO_SETTINGS_MODULE=config.settings.prod SECRET_KEY=build-only-placeholder-collectstatic-signs-nothing-0123456789 \
     DATABASE_URL=sqlite:// ALLOWED_HOSTS=localhost \
     .venv/bin/python manage.py collectstatic --noinput \
- && .venv/bin/python -m compileall -q config accounts notifications worker
+ && .venv/bin/python -m compileall -q config accounts notifications safeguards worker
 
 FROM python:3.13-slim
 RUN groupadd --system app && useradd --system --gid app --no-create-home app

@@ -17,7 +17,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from worker.policies import policy
 
-from . import ratelimit, search
+from . import search
 from .durations import durations
 from .mail import SMTP_RETRY_DELAYS, smtp_backoff
 from .models import Profile, SearchEntry, User
@@ -132,13 +132,6 @@ def check_search_index() -> str:
     for start in range(0, len(user_ids), 1000):
         search.rebuild_entries(user_ids[start : start + 1000])
     return f"repaired {len(user_ids)}"
-
-
-@cron("17 * * * *")
-@task(queue_name="default")
-def prune_rate_limit_counters() -> str:
-    """Delete rate-limit counters whose window is over, so the table holds only live ones."""
-    return f"pruned {ratelimit.prune()}"
 
 
 @cron("41 3 * * *")

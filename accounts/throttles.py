@@ -1,4 +1,4 @@
-"""Which attempts the site limits, and by what: the policies built on accounts/ratelimit.py.
+"""Which attempts the site limits, and by what: the policies built on safeguards/ratelimit.py.
 
 Each check counts the attempt as it asks, so it must come before the expensive part (a
 password hash, an email) and never after it.
@@ -6,8 +6,10 @@ password hash, an email) and never after it.
 
 from django.conf import settings
 
+from safeguards.clients import client_address
+from safeguards.ratelimit import allow, forget
+
 from .devices import known_device_key
-from .ratelimit import allow, client_address, forget
 
 
 def login_allowed(request, email: str) -> bool:

@@ -42,7 +42,7 @@ timeout = 30
 graceful_timeout = 25
 accesslog = "-"
 # Confirmation and reset links carry their token in the path: not in the log.
-logger_class = "config.redaction.RedactingLogger"
+logger_class = "safeguards.redaction.RedactingLogger"
 # No forwarded_allow_ips: Django reads X-Forwarded-Proto itself (SECURE_PROXY_SSL_HEADER
 # in config/settings/prod.py), and gunicorn passes the header through either way.
 # gunicorn's runtime control socket is not needed here; the platform stops and scales us.

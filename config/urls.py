@@ -3,15 +3,15 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 
 from accounts.views import PeopleView
-
-from . import views
+from safeguards.views import csp_report
+from worker.views import healthz
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("accounts/", include("accounts.urls")),
     path("people/", PeopleView.as_view(), name="people"),
     path("notifications/", include("notifications.urls")),
-    path("healthz", views.healthz, name="healthz"),
-    path("csp-report/", views.csp_report, name="csp_report"),
+    path("healthz", healthz, name="healthz"),
+    path("csp-report/", csp_report, name="csp_report"),
     path("admin/", admin.site.urls),
 ]

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from accounts import ratelimit
+from safeguards import ratelimit
 
 from .models import Endpoint
 

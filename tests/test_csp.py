@@ -143,7 +143,7 @@ def test_report_endpoint_logs_a_violation(client, caplog):
         }
     }
 
-    with caplog.at_level(logging.WARNING, logger="config.csp"):
+    with caplog.at_level(logging.WARNING, logger="safeguards.csp"):
         response = post_report(client, json.dumps(report))
 
     assert response.status_code == 204
@@ -166,7 +166,7 @@ def test_report_endpoint_accepts_the_reporting_api_format(client, caplog):
         }
     ]
 
-    with caplog.at_level(logging.WARNING, logger="config.csp"):
+    with caplog.at_level(logging.WARNING, logger="safeguards.csp"):
         response = post_report(client, json.dumps(reports), "application/reports+json")
 
     assert response.status_code == 204
@@ -210,7 +210,7 @@ def test_report_cannot_forge_log_lines(client, caplog):
         "csp-report": {"blocked-uri": forged, "document-uri": "https://example.com/ level=ERROR"}
     }
 
-    with caplog.at_level(logging.WARNING, logger="config.csp"):
+    with caplog.at_level(logging.WARNING, logger="safeguards.csp"):
         assert post_report(client, json.dumps(report)).status_code == 204
 
     [record] = caplog.records
@@ -227,7 +227,7 @@ def test_one_report_logs_a_bounded_number_of_lines(client, caplog, settings):
         {"type": "csp-violation", "body": {"effectiveDirective": "img-src", "blockedURL": "x"}}
     ] * 150
 
-    with caplog.at_level(logging.WARNING, logger="config.csp"):
+    with caplog.at_level(logging.WARNING, logger="safeguards.csp"):
         assert post_report(client, json.dumps(many), "application/reports+json").status_code == 204
 
     assert len(caplog.records) == settings.CSP_REPORT_MAX_VIOLATIONS + 1
@@ -240,7 +240,7 @@ def test_one_report_logs_a_bounded_number_of_lines(client, caplog, settings):
 def test_long_values_are_cut_short(client, caplog):
     report = {"csp-report": {"blocked-uri": "https://evil.example/" + "a" * 5000}}
 
-    with caplog.at_level(logging.WARNING, logger="config.csp"):
+    with caplog.at_level(logging.WARNING, logger="safeguards.csp"):
         post_report(client, json.dumps(report))
 
     assert len(caplog.records[0].getMessage()) < 1000
@@ -250,8 +250,8 @@ def test_reports_are_limited_per_client(client, caplog, settings):
     limit = settings.CSP_REPORT_RATE_LIMIT["per_client"]
     report = json.dumps({"csp-report": {"blocked-uri": "inline"}})
 
-    with caplog.at_level(logging.WARNING, logger="config.csp"):
+    with caplog.at_level(logging.WARNING, logger="safeguards.csp"):
         statuses = [post_report(client, report).status_code for _ in range(limit + 3)]
 
     assert statuses == [204] * limit + [429] * 3
-    assert len([r for r in caplog.records if r.name == "config.csp"]) == limit
+    assert len([r for r in caplog.records if r.name == "safeguards.csp"]) == limit

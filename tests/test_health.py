@@ -9,8 +9,7 @@ from django.db import OperationalError, connection
 from django.urls import reverse
 
 from accounts.tasks import send_confirmation_email
-from config import views
-from worker import engines
+from worker import engines, views
 
 pytestmark = pytest.mark.django_db
 

@@ -1,13 +1,24 @@
-"""Layers point one way: apps import `worker/`, never `config`; `worker/`
-imports nothing of the site's apps. Settings may still name anything by dotted path."""
+"""Layers point one way: `config/` imports no app (its `urls.py` aside); the apps import
+`worker/` and `safeguards/`, never `config` (and notifications listens to
+accounts, never the other way); `safeguards/` and `worker/` import none of
+the site's apps, nor each other. Settings may still name anything by dotted path."""
 
 import ast
 
 import pytest
 from django.conf import settings
 
-APPS = ["accounts", "notifications", "worker"]
-SITE_APPS = ["accounts", "notifications"]
+PACKAGES = ["config", "accounts", "notifications", "safeguards", "worker"]
+# What each package may import of the others: nothing that isn't listed.
+MAY_IMPORT = {
+    "config": set(),
+    "accounts": {"safeguards", "worker"},
+    "notifications": {"accounts", "safeguards", "worker"},  # It listens to accounts' signals.
+    "safeguards": set(),
+    "worker": set(),
+}
+# Where the URLs of every app are put together.
+EXEMPT = {"config/urls.py"}
 
 
 def imported_modules(path) -> set[str]:
@@ -21,29 +32,24 @@ def imported_modules(path) -> set[str]:
     return found
 
 
-def imports_of(app: str) -> dict[str, set[str]]:
-    return {
-        str(path.relative_to(settings.BASE_DIR)): imported_modules(path)
-        for path in (settings.BASE_DIR / app).rglob("*.py")
-    }
+def offenders(package: str) -> dict[str, list[str]]:
+    forbidden = set(PACKAGES) - MAY_IMPORT[package] - {package}
+    found = {}
+    for path in (settings.BASE_DIR / package).rglob("*.py"):
+        name = str(path.relative_to(settings.BASE_DIR))
+        wrong = sorted(m for m in imported_modules(path) if m.split(".")[0] in forbidden)
+        if wrong and name not in EXEMPT:
+            found[name] = wrong
+    return found
 
 
-def top_level(module: str) -> str:
-    return module.split(".")[0]
+@pytest.mark.parametrize("package", PACKAGES)
+def test_layers_point_one_way(package):
+    assert offenders(package) == {}
 
 
-@pytest.mark.parametrize("app", APPS)
-def test_no_app_imports_config(app):
-    offenders = {
-        path: sorted(module for module in modules if top_level(module) == "config")
-        for path, modules in imports_of(app).items()
-    }
-    assert {path: found for path, found in offenders.items() if found} == {}
-
-
-def test_worker_imports_nothing_of_the_sites_apps():
-    offenders = {
-        path: sorted(module for module in modules if top_level(module) in SITE_APPS)
-        for path, modules in imports_of("worker").items()
-    }
-    assert {path: found for path, found in offenders.items() if found} == {}
+def test_the_layer_check_sees_a_wrong_import(tmp_path, monkeypatch):
+    (tmp_path / "worker").mkdir()
+    (tmp_path / "worker" / "wrong.py").write_text("from accounts.models import User\n")
+    monkeypatch.setattr(settings, "BASE_DIR", tmp_path)
+    assert offenders("worker") == {"worker/wrong.py": ["accounts.models"]}

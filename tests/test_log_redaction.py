@@ -3,7 +3,7 @@
 import io
 import logging
 
-from config.redaction import RedactSecretPaths
+from safeguards.redaction import RedactSecretPaths
 
 TOKEN = "MQ:1vXyZ:secret-token"
 

@@ -9,9 +9,9 @@ from django.core import mail, signing
 from django.test import Client
 from django.urls import reverse
 
-from accounts import ratelimit
 from accounts.devices import COOKIE_NAME, account_hash
 from accounts.tokens import make_token
+from safeguards import clients
 
 from .conftest import PASSWORD
 from .test_password_reset import NEW_PASSWORD, ask_for_reset, reset_link, set_password
@@ -364,9 +364,9 @@ def test_a_proxy_entry_with_a_port_or_no_address_is_not_a_new_client_each_time(
 @pytest.fixture
 def proxy_warning(caplog):
     """The warnings about an unconfigured proxy logged during the test."""
-    ratelimit._warn_once.cache_clear()
+    clients._warn_once.cache_clear()
     yield lambda: [r for r in caplog.records if "TRUSTED_PROXY_COUNT is 0" in r.getMessage()]
-    ratelimit._warn_once.cache_clear()
+    clients._warn_once.cache_clear()
 
 
 def log_in_through(client, forwarded_for, remote_addr):

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection, connections
 
-from accounts import ratelimit
-from accounts.models import RateLimitCounter
+from safeguards import ratelimit
+from safeguards.models import RateLimitCounter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "crontask",
     "accounts",
     "notifications",
+    "safeguards",
 ]
 
 MIDDLEWARE = [
@@ -80,7 +81,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # One cache every web process shares; the database cache needs nothing beyond the
 # database (`manage.py createcachetable`). Rate limits don't use it: they need atomic
-# counters, which accounts/ratelimit.py keeps in a table of its own.
+# counters, which safeguards/ratelimit.py keeps in a table of its own.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
@@ -193,7 +194,7 @@ UNCONFIRMED_ACCOUNT_RETENTION_DAYS = 7
 # Password-reset links expire after this many seconds (and work once).
 PASSWORD_RESET_TIMEOUT = 60 * 60
 
-# Rate limits, counted atomically in the database (accounts/ratelimit.py). Each window
+# Rate limits, counted atomically in the database (safeguards/ratelimit.py). Each window
 # starts at the first attempt; pages word the windows from these values.
 # Confirmation emails: at most per_address per address (signup and /accounts/resend/
 # together); /accounts/resend/ answers at most per_client requests per client.
@@ -273,8 +274,8 @@ LOGGING = {
         # key=value (logfmt), which log platforms parse into fields.
         "plain": {"format": "time=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"},
     },
-    # Confirmation and reset links carry their token in the path (config/redaction.py).
-    "filters": {"redact_secret_paths": {"()": "config.redaction.RedactSecretPaths"}},
+    # Confirmation and reset links carry their token in the path (safeguards/redaction.py).
+    "filters": {"redact_secret_paths": {"()": "safeguards.redaction.RedactSecretPaths"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -286,7 +287,7 @@ LOGGING = {
     "loggers": {
         "django.tasks": {"level": "INFO"},
         "django_tasks_db": {"level": "INFO"},
-        "config.csp": {"level": "WARNING"},
+        "safeguards.csp": {"level": "WARNING"},
         "worker": {"level": "INFO"},
         "rq.worker": {"level": "WARNING"},
     },
