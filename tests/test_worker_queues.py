@@ -7,7 +7,10 @@ from django.tasks import task
 from django.tasks.exceptions import InvalidTask
 
 from accounts.tasks import send_confirmation_email, update_search_entry
-from worker.checks import check_every_queue_is_served
+from worker.checks import (
+    check_every_process_type_has_a_procfile_line,
+    check_every_queue_is_served,
+)
 from worker.engines.database import ThreadedWorker
 
 from . import tasks
@@ -71,6 +74,37 @@ def test_check_fails_when_two_process_types_serve_one_queue(settings):
 
 def test_every_site_task_is_served_as_shipped():
     assert check_every_queue_is_served(None) == []
+
+
+def test_every_process_type_has_its_line_in_each_procfile_as_shipped():
+    assert check_every_process_type_has_a_procfile_line(None) == []
+
+
+def test_check_fails_when_a_procfile_and_the_process_types_disagree(settings, tmp_path):
+    (tmp_path / "Procfile").write_text(
+        "web: gunicorn config.wsgi\n"
+        "worker: python manage.py runworker worker\n"
+        "mail: python manage.py runworker mail\n"
+    )
+    settings.BASE_DIR = tmp_path
+    settings.WORKER_PROCESSES = {
+        **settings.WORKER_PROCESSES,
+        "reports": {"queues": ["reports"], "threads": 1},
+    }
+
+    errors = check_every_process_type_has_a_procfile_line(None)
+
+    assert [(error.id, error.msg.split(",")[0]) for error in errors] == [
+        ("worker.E003", "Procfile runs `runworker mail`"),
+        (
+            "worker.E004",
+            "Process type 'reports' has no line in Procfile: nothing would run its queues.",
+        ),
+        (
+            "worker.E004",
+            "Process type 'webhooks' has no line in Procfile: nothing would run its queues.",
+        ),
+    ]
 
 
 def test_runworker_refuses_an_unknown_process_type():

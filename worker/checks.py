@@ -1,5 +1,7 @@
-"""Start-up checks: every task's queue is served by some process type of WORKER_PROCESSES."""
+"""Start-up checks: every task's queue is served by one process type of WORKER_PROCESSES,
+and every process type has its line in each Procfile."""
 
+import re
 from importlib import import_module
 
 from django.apps import apps
@@ -44,6 +46,39 @@ def check_every_queue_is_served(app_configs, **kwargs):
                     "type of WORKER_PROCESSES serves: its tasks would wait forever.",
                     hint="Add the queue to a process type in config/settings/base.py.",
                     id="worker.E001",
+                )
+            )
+    return errors
+
+
+PROCFILES = ["Procfile", "Procfile.dev"]
+RUNWORKER = re.compile(r"^([\w-]+):.*\brunworker\s+([\w-]+)", re.MULTILINE)
+
+
+@checks.register("worker")
+def check_every_process_type_has_a_procfile_line(app_configs, **kwargs):
+    errors = []
+    for procfile in PROCFILES:
+        path = settings.BASE_DIR / procfile
+        if not path.exists():
+            continue  # An image or a site that doesn't start its processes from one.
+        started = {name for _line, name in RUNWORKER.findall(path.read_text())}
+        for name in sorted(started - settings.WORKER_PROCESSES.keys()):
+            errors.append(
+                checks.Error(
+                    f"{procfile} runs `runworker {name}`, which is no process type of "
+                    "WORKER_PROCESSES.",
+                    hint="Name a process type of WORKER_PROCESSES, or add one.",
+                    id="worker.E003",
+                )
+            )
+        for name in sorted(settings.WORKER_PROCESSES.keys() - started):
+            errors.append(
+                checks.Error(
+                    f"Process type {name!r} has no line in {procfile}: nothing would run "
+                    "its queues.",
+                    hint=f"Add `{name}: python manage.py runworker {name}` to {procfile}.",
+                    id="worker.E004",
                 )
             )
     return errors
