@@ -16,6 +16,8 @@ from django.utils.crypto import salted_hmac
 
 COOKIE_NAME = "known_device"
 SALT = "accounts.known-device"
+# A browser stays a known device this long after its latest login (each renews the cookie).
+KNOWN_DEVICE_COOKIE_AGE = 90 * 24 * 60 * 60
 
 
 def remember(request, user) -> None:
@@ -33,7 +35,7 @@ def known_device_key(request, email: str) -> str | None:
     A cookie that is forged, expired, or for another account is None: no exemption.
     """
     value = request.get_signed_cookie(
-        COOKIE_NAME, default=None, salt=SALT, max_age=settings.KNOWN_DEVICE_COOKIE_AGE
+        COOKIE_NAME, default=None, salt=SALT, max_age=KNOWN_DEVICE_COOKIE_AGE
     )
     return request.COOKIES[COOKIE_NAME] if value == account_hash(email) else None
 
@@ -62,7 +64,7 @@ class KnownDeviceMiddleware:
                 COOKIE_NAME,
                 account_hash(email),
                 salt=SALT,
-                max_age=settings.KNOWN_DEVICE_COOKIE_AGE,
+                max_age=KNOWN_DEVICE_COOKIE_AGE,
                 # Sent over HTTPS only wherever the session cookie is (production).
                 secure=settings.SESSION_COOKIE_SECURE,
                 httponly=True,

@@ -1,6 +1,8 @@
-"""Durations that settings define, in words, so pages and mails never state a stale one."""
+"""Durations the site enforces, in words, so pages and mails never state a stale one."""
 
 from django.conf import settings
+
+from . import tokens
 
 UNITS = [(24 * 60 * 60, "day"), (60 * 60, "hour"), (60, "minute"), (1, "second")]
 
@@ -17,12 +19,13 @@ def describe(seconds: float) -> str:
 
 def durations() -> dict[str, str]:
     """Every duration a page or a mail about accounts mentions."""
+    limits = settings.RATE_LIMITS
     return {
-        "confirmation_link_lifetime": describe(settings.EMAIL_CONFIRMATION_MAX_AGE),
+        "confirmation_link_lifetime": describe(tokens.CONFIRMATION_MAX_AGE),
         "reset_link_lifetime": describe(settings.PASSWORD_RESET_TIMEOUT),
-        "resend_window": describe(settings.RESEND_RATE_LIMIT["window_seconds"]),
-        "signup_window": describe(settings.SIGNUP_RATE_LIMIT["window_seconds"]),
-        "login_window": describe(settings.LOGIN_RATE_LIMIT["window_seconds"]),
-        "password_reset_window": describe(settings.PASSWORD_RESET_RATE_LIMIT["window_seconds"]),
-        "profile_save_window": describe(settings.PROFILE_SAVE_RATE_LIMIT["window_seconds"]),
+        "resend_window": describe(limits["resend"]["window_seconds"]),
+        "signup_window": describe(limits["signup"]["window_seconds"]),
+        "login_window": describe(limits["login"]["window_seconds"]),
+        "password_reset_window": describe(limits["password_reset"]["window_seconds"]),
+        "profile_save_window": describe(limits["profile_save"]["window_seconds"]),
     }

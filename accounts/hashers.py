@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 _holding = threading.local()
 
+# The longest a request waits for its turn to hash, holding a web thread meanwhile.
+PASSWORD_HASHING_TIMEOUT = 20
+
 
 class HashingBusy(Exception):
     """The line to hash in this process is full, or the turn didn't come in time."""
@@ -57,7 +60,7 @@ def turn():
         raise HashingBusy("the line to hash a password is full")
     try:
         turns = _semaphore("turns", settings.PASSWORD_HASHING_CONCURRENCY)
-        if not turns.acquire(timeout=settings.PASSWORD_HASHING_TIMEOUT):
+        if not turns.acquire(timeout=PASSWORD_HASHING_TIMEOUT):
             raise HashingBusy("no turn to hash a password came in time")
         _holding.turn = True
         try:

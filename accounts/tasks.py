@@ -21,7 +21,7 @@ from . import search
 from .durations import durations
 from .mail import SMTP_RETRY_DELAYS, smtp_backoff
 from .models import Profile, SearchEntry, User
-from .tokens import make_token
+from .tokens import CONFIRMATION_MAX_AGE, make_token
 
 
 def send_email(to: str, template: str, context: dict) -> None:
@@ -134,6 +134,11 @@ def check_search_index() -> str:
     return f"repaired {len(user_ids)}"
 
 
+# Accounts never confirmed are deleted this many days after signup, which frees their
+# address.
+UNCONFIRMED_ACCOUNT_RETENTION_DAYS = 7
+
+
 @cron("41 3 * * *")
 @task(queue_name="default")
 def prune_unconfirmed_accounts() -> str:
@@ -150,8 +155,8 @@ def prune_unconfirmed_accounts() -> str:
     a stranger asking again every few days can't keep the address for ever.
     """
     now = timezone.now()
-    cutoff = now - timedelta(days=settings.UNCONFIRMED_ACCOUNT_RETENTION_DAYS)
-    link_lifetime = timedelta(seconds=settings.EMAIL_CONFIRMATION_MAX_AGE)
+    cutoff = now - timedelta(days=UNCONFIRMED_ACCOUNT_RETENTION_DAYS)
+    link_lifetime = timedelta(seconds=CONFIRMATION_MAX_AGE)
     unconfirmed = User.objects.filter(
         Q(confirmation_sent_at__isnull=True)
         | Q(confirmation_sent_at__lt=now - link_lifetime)

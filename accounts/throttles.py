@@ -21,7 +21,7 @@ def login_allowed(request, email: str) -> bool:
     gets in. The account-wide cap, much higher, slows a guesser spread over many addresses.
     Each check runs only if the one before passed: a client over its limit counts no more.
     """
-    limits = settings.LOGIN_RATE_LIMIT
+    limits = settings.RATE_LIMITS["login"]
     window = limits["window_seconds"]
     client, account = client_address(request), email.strip().lower()
     if not (
@@ -47,7 +47,7 @@ def forget_login_attempts(email: str) -> None:
 
 
 def signup_allowed(request) -> bool:
-    limits = settings.SIGNUP_RATE_LIMIT
+    limits = settings.RATE_LIMITS["signup"]
     return allow(
         "signup-client", client_address(request), limits["per_client"], limits["window_seconds"]
     )
@@ -55,12 +55,12 @@ def signup_allowed(request) -> bool:
 
 def confirmation_email_allowed(email: str) -> bool:
     """Per address, shared by signup and resend, so neither can flood an inbox."""
-    limits = settings.RESEND_RATE_LIMIT
+    limits = settings.RATE_LIMITS["resend"]
     return allow("confirmation-email", email, limits["per_address"], limits["window_seconds"])
 
 
 def resend_allowed(request, email: str) -> bool:
-    limits = settings.RESEND_RATE_LIMIT
+    limits = settings.RATE_LIMITS["resend"]
     client_ok = allow(
         "resend-client", client_address(request), limits["per_client"], limits["window_seconds"]
     )
@@ -68,7 +68,7 @@ def resend_allowed(request, email: str) -> bool:
 
 
 def password_reset_allowed(request, email: str) -> bool:
-    limits = settings.PASSWORD_RESET_RATE_LIMIT
+    limits = settings.RATE_LIMITS["password_reset"]
     window = limits["window_seconds"]
     return allow(
         "password-reset-client", client_address(request), limits["per_client"], window
@@ -78,5 +78,5 @@ def password_reset_allowed(request, email: str) -> bool:
 def profile_save_allowed(user) -> bool:
     """Each save is an event that webhook endpoints hear: a member saving in a loop would
     fill the webhooks queue for everyone."""
-    limits = settings.PROFILE_SAVE_RATE_LIMIT
+    limits = settings.RATE_LIMITS["profile_save"]
     return allow("profile-save", str(user.pk), limits["per_member"], limits["window_seconds"])

@@ -1,16 +1,17 @@
-"""Email-confirmation tokens: signed, expiring after EMAIL_CONFIRMATION_MAX_AGE, good for one use.
+"""Email-confirmation tokens: signed, expiring after CONFIRMATION_MAX_AGE, good for one use.
 
 The token is the user's id and address, signed with SECRET_KEY and timestamped, so no
 table of tokens is needed. It confirms one account once: after that the account is
 confirmed and the same token is reported as used.
 """
 
-from django.conf import settings
 from django.core import signing
 
 from .models import User
 
 SALT = "accounts.email-confirmation"
+# Seconds a confirmation link works; pages and mails word it (durations.py).
+CONFIRMATION_MAX_AGE = 3 * 24 * 60 * 60
 
 
 class TokenError(Exception):
@@ -32,7 +33,7 @@ def make_token(user: User) -> str:
 def user_for_token(token: str) -> User:
     """Return the unconfirmed user this token confirms, or raise a TokenError saying why not."""
     try:
-        data = signing.loads(token, salt=SALT, max_age=settings.EMAIL_CONFIRMATION_MAX_AGE)
+        data = signing.loads(token, salt=SALT, max_age=CONFIRMATION_MAX_AGE)
     except signing.SignatureExpired as error:
         raise TokenExpired from error
     except signing.BadSignature as error:

@@ -1,7 +1,6 @@
 from datetime import timedelta
 from functools import partial
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -31,7 +30,7 @@ from .forms import (
 )
 from .mail import reason_to_show
 from .models import Profile, SearchEntry, User
-from .tasks import send_confirmation_email, update_search_entry
+from .tasks import UNCONFIRMED_ACCOUNT_RETENTION_DAYS, send_confirmation_email, update_search_entry
 from .tokens import TokenError, TokenExpired, TokenUsed, user_for_token
 
 # The session, not the URL, carries the email's outbox id: only the visitor who signed up
@@ -205,7 +204,7 @@ class ResendConfirmationView(FormView):
 
         # Past the retention period the account is about to be pruned: a new link would
         # outlive it (accounts.tasks.prune_unconfirmed_accounts).
-        retention = timedelta(days=settings.UNCONFIRMED_ACCOUNT_RETENTION_DAYS)
+        retention = timedelta(days=UNCONFIRMED_ACCOUNT_RETENTION_DAYS)
         user = User.objects.filter(
             email=email,
             is_active=True,

@@ -51,9 +51,7 @@ class Dripping(socketserver.BaseRequestHandler):
 
 def rows() -> list[tuple[str, str, str]]:
     if not settings.configured:
-        settings.configure(
-            WEBHOOKS_ALLOW_PRIVATE_ADDRESSES=True, WEBHOOKS_REGISTRATION_DNS_TIMEOUT=2
-        )
+        settings.configure(WEBHOOKS_ALLOW_PRIVATE_ADDRESSES=True)
         django.setup()
     from notifications import transport
 

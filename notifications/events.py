@@ -2,10 +2,10 @@
 
 from functools import partial
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from . import throttle
 from .models import Delivery, Endpoint, Event
 from .tasks import deliver_webhook
 
@@ -16,14 +16,14 @@ def emit(owner, event: Event, data: dict) -> list[Delivery]:
     Call it inside the transaction that made the change: the deliveries are committed
     with it or not at all, and the delivery tasks are enqueued only after the commit. An
     enqueue that fails is logged, not raised: sweep_deliveries finds the delivery.
-    At most WEBHOOKS_MAX_ENDPOINTS_PER_MEMBER deliveries, whatever rows got past the
-    form's cap (the admin, or endpoints older than the setting).
+    At most MAX_ENDPOINTS_PER_MEMBER (throttle.py) deliveries, whatever rows got past the
+    form's cap (the admin, or endpoints older than the cap).
     """
     endpoints = [
         endpoint
         for endpoint in Endpoint.objects.filter(owner=owner, is_active=True)
         if event in endpoint.events
-    ][: settings.WEBHOOKS_MAX_ENDPOINTS_PER_MEMBER]
+    ][: throttle.MAX_ENDPOINTS_PER_MEMBER]
     now = timezone.now()
     deliveries = Delivery.objects.bulk_create(
         [new_delivery(endpoint, event, data, now) for endpoint in endpoints]

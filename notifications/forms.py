@@ -1,12 +1,11 @@
 from django import forms
-from django.conf import settings
 
 from . import ssrf, throttle
 from .models import Endpoint, Event
 
 
 def too_many_endpoints() -> forms.ValidationError:
-    limit = settings.WEBHOOKS_MAX_ENDPOINTS_PER_MEMBER
+    limit = throttle.MAX_ENDPOINTS_PER_MEMBER
     return forms.ValidationError(
         f"You already have {limit} endpoints, the most a member can have. "
         "Delete one you no longer use to add another.",
@@ -32,7 +31,7 @@ class EndpointForm(forms.ModelForm):
             # events needs no lookup, and mustn't be refused for the ones before.
             return url
         # The check below looks the host up while a web thread waits (up to
-        # WEBHOOKS_REGISTRATION_DNS_TIMEOUT): a member pointing URLs at a name server that
+        # ssrf.REGISTRATION_DNS_TIMEOUT): a member pointing URLs at a name server that
         # never answers could otherwise hold every thread. So it is counted per member.
         if not throttle.url_check_allowed(self.instance.owner):
             raise forms.ValidationError(

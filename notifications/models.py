@@ -29,7 +29,7 @@ class Endpoint(models.Model):
     disabled_reason = models.CharField(max_length=200, blank=True)
     # Set when an attempt got no answer within the deadline: until then, deliveries to
     # this endpoint are not sent (attempts.send), so a receiver that never answers holds
-    # a webhooks thread once per WEBHOOKS_REST_AFTER_TIMEOUT, not once per delivery.
+    # a webhooks thread once per attempts.REST_AFTER_TIMEOUT, not once per delivery.
     resting_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -11,9 +11,8 @@ import json
 import secrets
 import time
 
-from django.conf import settings
-
 SECRET_PREFIX = "whsec_"  # noqa: S105  (a format marker, not a secret)
+USER_AGENT = "TasksDemo-Webhooks/1.0"
 
 
 def generate_secret() -> str:
@@ -38,7 +37,7 @@ def request_for(delivery) -> tuple[bytes, dict[str, str]]:
     timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
-        "User-Agent": settings.WEBHOOKS_USER_AGENT,
+        "User-Agent": USER_AGENT,
         "webhook-id": delivery.webhook_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(delivery.endpoint.secret, delivery.webhook_id, timestamp, body),

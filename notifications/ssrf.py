@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+# Registering an endpoint resolves its name inside the web request: at most this long.
+REGISTRATION_DNS_TIMEOUT = 2
+
 # NAT64 with the well-known prefix (RFC 6052) embeds an IPv4 address in the last 32
 # bits; the embedded one decides.
 NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
@@ -123,11 +126,11 @@ def resolve(host: str, port: int, timeout: float) -> list[str]:
 def check_url(url: str) -> None:
     """Raise UnsafeURL unless a delivery to this URL would be allowed right now.
 
-    Resolving the name is bounded by WEBHOOKS_REGISTRATION_DNS_TIMEOUT, since this runs
-    inside a web request.
+    Resolving the name is bounded by REGISTRATION_DNS_TIMEOUT, since this runs inside a
+    web request.
     """
     _, host, port = target(url)
     try:
-        resolve(host, port, settings.WEBHOOKS_REGISTRATION_DNS_TIMEOUT)
+        resolve(host, port, REGISTRATION_DNS_TIMEOUT)
     except TimeoutError as error:
         raise UnsafeURL(f"{error} Check the name, or try again in a moment.") from error

@@ -7,6 +7,9 @@ from safeguards import ratelimit
 
 from .models import Endpoint
 
+# Endpoints a member may keep, which is also the most deliveries one event makes.
+MAX_ENDPOINTS_PER_MEMBER = 10
+
 
 def endpoint_allowed(member) -> bool:
     """Whether `member` may add one more endpoint.
@@ -17,12 +20,12 @@ def endpoint_allowed(member) -> bool:
     # Django refuses select_for_update() outside a transaction, so a caller can't forget.
     list(get_user_model().objects.select_for_update().filter(pk=member.pk).values_list("pk"))
     count = Endpoint.objects.filter(owner=member).count()
-    return count < settings.WEBHOOKS_MAX_ENDPOINTS_PER_MEMBER
+    return count < MAX_ENDPOINTS_PER_MEMBER
 
 
 def url_check_allowed(member) -> bool:
-    """Count one webhook URL looked up for `member`; False past WEBHOOKS_URL_CHECK_LIMIT."""
-    limit = settings.WEBHOOKS_URL_CHECK_LIMIT
+    """Count one webhook URL looked up for `member`; False past its rate limit."""
+    limit = settings.RATE_LIMITS["webhook_url_check"]
     return ratelimit.allow(
         "webhook-url-check", str(member.pk), limit["count"], limit["window_seconds"]
     )
@@ -30,8 +33,8 @@ def url_check_allowed(member) -> bool:
 
 def manual_send_allowed(member) -> bool:
     """Count one delivery sent by hand (a test event or a redelivery); False once `member`
-    has had WEBHOOKS_MANUAL_SEND_LIMIT["count"] in the current window."""
-    limit = settings.WEBHOOKS_MANUAL_SEND_LIMIT
+    has had RATE_LIMITS["webhook_manual_send"]["count"] in the current window."""
+    limit = settings.RATE_LIMITS["webhook_manual_send"]
     return ratelimit.allow(
         "webhook-manual-send", str(member.pk), limit["count"], limit["window_seconds"]
     )

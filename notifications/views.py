@@ -95,7 +95,7 @@ def rotate_secret(request, pk):
 
 
 def refuse_manual_send(request, pk):
-    limit = settings.WEBHOOKS_MANUAL_SEND_LIMIT
+    limit = settings.RATE_LIMITS["webhook_manual_send"]
     messages.error(
         request,
         f"You can send {limit['count']} deliveries by hand (test events and redeliveries) "

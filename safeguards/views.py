@@ -13,6 +13,11 @@ from .ratelimit import allow
 
 csp_logger = logging.getLogger("safeguards.csp")
 
+# Reports larger than this are refused unread, and at most this many violations of one
+# report are logged: whoever sends a report chooses its size.
+CSP_REPORT_MAX_BYTES = 16 * 1024
+CSP_REPORT_MAX_VIOLATIONS = 5
+
 
 def _violations(payload):
     """The violation dicts in a report, in either format browsers send, or None if malformed.
@@ -45,13 +50,13 @@ def _escaped(value, limit=300) -> str:
 @csrf_exempt  # Browsers post reports without a CSRF token; nothing here changes state.
 @require_POST
 def csp_report(request):
-    limits = settings.CSP_REPORT_RATE_LIMIT
+    limits = settings.RATE_LIMITS["csp_report"]
     if not allow(
         "csp-report-client", client_address(request), limits["per_client"], limits["window_seconds"]
     ):
         return HttpResponse("Too many reports.", status=429, content_type="text/plain")
 
-    limit = settings.CSP_REPORT_MAX_BYTES
+    limit = CSP_REPORT_MAX_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -69,7 +74,7 @@ def csp_report(request):
     if violations is None:
         return HttpResponse("Not a CSP report.", status=400, content_type="text/plain")
 
-    shown = settings.CSP_REPORT_MAX_VIOLATIONS
+    shown = CSP_REPORT_MAX_VIOLATIONS
     for violation in violations[:shown]:
         csp_logger.warning(
             "CSP violation: directive=%s blocked=%s document=%s",

@@ -1,12 +1,12 @@
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.models import User
+from config.settings.base import task_queues, tasks_backend
 
 from .factories import PASSWORD
 
@@ -58,24 +58,24 @@ def signup(client):
 @pytest.fixture
 def database_backend(settings):
     """Store tasks as rows for db_worker, as dev and production do, instead of running them."""
-    settings.TASKS = {
-        "default": {
-            "BACKEND": "django_tasks_db.DatabaseBackend",
-            "QUEUES": settings.TASK_QUEUES,
-        }
-    }
+    settings.TASKS = tasks_backend("django_tasks_db.DatabaseBackend")
 
 
 def run_worker():
     """Run every ready task on the site's queues, then return: the production worker, batched."""
     call_command(
         "db_worker",
-        queue_name=",".join(settings.TASK_QUEUES),
+        queue_name=",".join(task_queues),
         batch=True,
         reload=False,
         startup_delay=False,
         verbosity=0,
     )
+
+
+def change_rate_limit(settings, name: str, **changes):
+    """Change parts of one of the RATE_LIMITS for this test (the settings fixture puts it back)."""
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, name: {**settings.RATE_LIMITS[name], **changes}}
 
 
 @pytest.fixture

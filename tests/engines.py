@@ -13,7 +13,7 @@ import redis
 from django_tasks_rq import Job
 from rq import SimpleWorker
 
-from config.settings.base import rq_queues
+from config.settings.base import rq_queues, tasks_backend
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -32,9 +32,7 @@ def redis_or_skip() -> redis.Redis:
 
 def use_rq(settings, redis_url=REDIS_URL):
     """Point TASKS at the RQ backend on the test Redis database (or on `redis_url`)."""
-    settings.TASKS = {
-        "default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": settings.TASK_QUEUES}
-    }
+    settings.TASKS = tasks_backend("django_tasks_rq.RQBackend")
     settings.RQ_QUEUES = rq_queues(redis_url)
 
 

@@ -9,7 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Profile, User
-from accounts.tasks import prune_unconfirmed_accounts
+from accounts.tasks import UNCONFIRMED_ACCOUNT_RETENTION_DAYS, prune_unconfirmed_accounts
+from accounts.tokens import CONFIRMATION_MAX_AGE
 
 pytestmark = pytest.mark.django_db
 
@@ -18,8 +19,8 @@ def joined(user, days_ago):
     User.objects.filter(pk=user.pk).update(date_joined=timezone.now() - timedelta(days=days_ago))
 
 
-def test_only_old_unconfirmed_member_accounts_are_deleted(make_user, settings):
-    old = settings.UNCONFIRMED_ACCOUNT_RETENTION_DAYS + 1
+def test_only_old_unconfirmed_member_accounts_are_deleted(make_user):
+    old = UNCONFIRMED_ACCOUNT_RETENTION_DAYS + 1
     accounts = {
         "old unconfirmed": make_user("squatter@example.com"),
         "old confirmed": make_user("member@example.com", confirmed=True),
@@ -50,8 +51,8 @@ def test_only_old_unconfirmed_member_accounts_are_deleted(make_user, settings):
     assert not Profile.objects.filter(display_name="Squatter").exists()
 
 
-def test_the_freed_address_can_sign_up_again(make_user, settings, signup):
-    joined(make_user("owner@example.com"), days_ago=settings.UNCONFIRMED_ACCOUNT_RETENTION_DAYS + 1)
+def test_the_freed_address_can_sign_up_again(make_user, signup):
+    joined(make_user("owner@example.com"), days_ago=UNCONFIRMED_ACCOUNT_RETENTION_DAYS + 1)
 
     prune_unconfirmed_accounts.call()
     signup("owner@example.com")
@@ -61,33 +62,29 @@ def test_the_freed_address_can_sign_up_again(make_user, settings, signup):
     )
 
 
-def test_an_account_whose_latest_link_still_works_is_kept_until_it_expires(
-    make_user, settings, client
-):
+def test_an_account_whose_latest_link_still_works_is_kept_until_it_expires(make_user, client):
     # Asked for a new link on the last day: the link works for days more, and so must the
     # account it confirms.
     owner = make_user("late@example.com")
-    joined(owner, days_ago=settings.UNCONFIRMED_ACCOUNT_RETENTION_DAYS - 0.1)
+    joined(owner, days_ago=UNCONFIRMED_ACCOUNT_RETENTION_DAYS - 0.1)
     with TestCase.captureOnCommitCallbacks(execute=True):
         client.post(reverse("accounts:resend"), {"email": "late@example.com"})
     assert len(mail.outbox) == 1
-    joined(owner, days_ago=settings.UNCONFIRMED_ACCOUNT_RETENTION_DAYS + 1)
+    joined(owner, days_ago=UNCONFIRMED_ACCOUNT_RETENTION_DAYS + 1)
 
     assert prune_unconfirmed_accounts.call() == "deleted 0"
 
-    link_expired = timezone.now() - timedelta(seconds=settings.EMAIL_CONFIRMATION_MAX_AGE + 60)
+    link_expired = timezone.now() - timedelta(seconds=CONFIRMATION_MAX_AGE + 60)
     User.objects.filter(pk=owner.pk).update(confirmation_sent_at=link_expired)
     assert prune_unconfirmed_accounts.call() == "deleted 1"
 
 
-def test_a_stranger_asking_again_every_few_days_cannot_keep_the_address(
-    make_user, settings, client
-):
+def test_a_stranger_asking_again_every_few_days_cannot_keep_the_address(make_user, client):
     # Someone else's address, signed up and never confirmed: the resend page mails no
     # link once the retention period is over, and pruning stops waiting for old links.
     squatted = make_user("victim@example.com")
-    retention = settings.UNCONFIRMED_ACCOUNT_RETENTION_DAYS
-    link_days = settings.EMAIL_CONFIRMATION_MAX_AGE / 86400
+    retention = UNCONFIRMED_ACCOUNT_RETENTION_DAYS
+    link_days = CONFIRMATION_MAX_AGE / 86400
     joined(squatted, days_ago=retention + 1)
 
     with TestCase.captureOnCommitCallbacks(execute=True):

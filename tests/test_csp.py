@@ -5,6 +5,8 @@ from html.parser import HTMLParser
 import pytest
 from django.urls import reverse
 
+from safeguards.views import CSP_REPORT_MAX_BYTES, CSP_REPORT_MAX_VIOLATIONS
+
 pytestmark = pytest.mark.django_db
 
 PAGES = [
@@ -192,8 +194,8 @@ def test_report_endpoint_refuses_malformed_reports(client, body):
     assert response.status_code == 400
 
 
-def test_report_endpoint_refuses_oversized_reports_unread(client, settings):
-    body = json.dumps({"csp-report": {"blocked-uri": "x" * settings.CSP_REPORT_MAX_BYTES}})
+def test_report_endpoint_refuses_oversized_reports_unread(client):
+    body = json.dumps({"csp-report": {"blocked-uri": "x" * CSP_REPORT_MAX_BYTES}})
 
     response = post_report(client, body)
 
@@ -222,7 +224,7 @@ def test_report_cannot_forge_log_lines(client, caplog):
     assert 'document="https://example.com/ level=ERROR"' in line
 
 
-def test_one_report_logs_a_bounded_number_of_lines(client, caplog, settings):
+def test_one_report_logs_a_bounded_number_of_lines(client, caplog):
     many = [
         {"type": "csp-violation", "body": {"effectiveDirective": "img-src", "blockedURL": "x"}}
     ] * 150
@@ -230,8 +232,8 @@ def test_one_report_logs_a_bounded_number_of_lines(client, caplog, settings):
     with caplog.at_level(logging.WARNING, logger="safeguards.csp"):
         assert post_report(client, json.dumps(many), "application/reports+json").status_code == 204
 
-    assert len(caplog.records) == settings.CSP_REPORT_MAX_VIOLATIONS + 1
-    left_out = 150 - settings.CSP_REPORT_MAX_VIOLATIONS
+    assert len(caplog.records) == CSP_REPORT_MAX_VIOLATIONS + 1
+    left_out = 150 - CSP_REPORT_MAX_VIOLATIONS
     assert caplog.records[-1].getMessage() == (
         f"CSP violations not logged: {left_out} more in the same report"
     )
@@ -247,7 +249,7 @@ def test_long_values_are_cut_short(client, caplog):
 
 
 def test_reports_are_limited_per_client(client, caplog, settings):
-    limit = settings.CSP_REPORT_RATE_LIMIT["per_client"]
+    limit = settings.RATE_LIMITS["csp_report"]["per_client"]
     report = json.dumps({"csp-report": {"blocked-uri": "inline"}})
 
     with caplog.at_level(logging.WARNING, logger="safeguards.csp"):

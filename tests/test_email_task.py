@@ -17,6 +17,7 @@ from django_tasks_db.models import DBTaskResult
 
 from accounts.mail import reason_to_show
 from accounts.tasks import send_confirmation_email
+from config.settings.base import task_queues
 from peers.smtp import SMTPServer
 from worker.models import Retry
 
@@ -294,9 +295,7 @@ def test_a_failure_whose_retry_cannot_be_recorded_is_left_for_recovery(
         signup("ann@example.com")
         lost = OperationalError("server closed the connection unexpectedly")
         monkeypatch.setattr(Retry.objects, "create", fails_once(lost, Retry.objects.create))
-        worker = ThreadedWorker(
-            queues=settings.TASK_QUEUES, threads=1, process_id="host:1/a", batch=True
-        )
+        worker = ThreadedWorker(queues=task_queues, threads=1, process_id="host:1/a", batch=True)
         [claimed] = worker.claim(1)
         # The database goes away between the failure and its retry: neither is written.
         with pytest.raises(OperationalError):

@@ -16,6 +16,7 @@ from django_tasks_db.models import DBTaskResult
 
 from accounts.models import Profile, SearchEntry
 from accounts.tasks import send_confirmation_email, update_search_entry
+from config.settings.base import task_queues
 from notifications.models import Delivery, Endpoint, Event
 from notifications.tasks import deliver_webhook
 from peers.receiver import SilentReceiver
@@ -39,7 +40,7 @@ def engine(request):
         return run_worker
     if request.param == "rq":
         request.getfixturevalue("rq_backend")
-        return lambda: run_rq_worker(django_settings.TASK_QUEUES)
+        return lambda: run_rq_worker(task_queues)
     return lambda: None  # ImmediateBackend ran each task inside .enqueue().
 
 
@@ -129,8 +130,10 @@ def test_email_refused_twice_for_now_is_sent_on_the_third_attempt(
         work, make_due = run_worker, make_database_retries_due
     else:
         request.getfixturevalue("rq_backend")
-        queues = settings.TASK_QUEUES
-        work, make_due = (lambda: run_rq_worker(queues)), (lambda: make_scheduled_jobs_due(queues))
+        work, make_due = (
+            lambda: run_rq_worker(task_queues),
+            lambda: make_scheduled_jobs_due(task_queues),
+        )
     user = make_user("ann@example.com")
     try_later = "451 4.3.0 Mailbox busy, try again later"
     with SMTPServer(refusals=[try_later, try_later]) as server:

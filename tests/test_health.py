@@ -9,6 +9,7 @@ from django.db import OperationalError, connection
 from django.urls import reverse
 
 from accounts.tasks import send_confirmation_email
+from config.settings.base import task_queues
 from worker import engines, views
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +62,7 @@ def test_health_says_when_redis_is_unreachable(rq_backend, settings):
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    settings.RQ_QUEUES = {q: {"URL": f"redis://127.0.0.1:{port}/0"} for q in settings.TASK_QUEUES}
+    settings.RQ_QUEUES = {q: {"URL": f"redis://127.0.0.1:{port}/0"} for q in task_queues}
 
     [problem] = engines.current().problems()
 

@@ -9,11 +9,11 @@ from django.core import mail, signing
 from django.test import Client
 from django.urls import reverse
 
-from accounts.devices import COOKIE_NAME, account_hash
+from accounts.devices import COOKIE_NAME, KNOWN_DEVICE_COOKIE_AGE, account_hash
 from accounts.tokens import make_token
 from safeguards import clients
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, change_rate_limit
 from .test_password_reset import NEW_PASSWORD, ask_for_reset, reset_link, set_password
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +33,7 @@ def test_thirty_wrong_passwords_are_throttled_and_the_owner_still_gets_in(
     user = make_user("ann@example.com", confirmed=True)
     user.is_staff = True  # So /admin/ would let the owner in.
     user.save()
-    limit = settings.LOGIN_RATE_LIMIT["per_account_and_client"]
+    limit = settings.RATE_LIMITS["login"]["per_account_and_client"]
     attacker = Client()
 
     responses = [log_in(attacker, path, "ann@example.com", f"guess-{n}") for n in range(30)]
@@ -58,7 +58,7 @@ def test_thirty_wrong_passwords_are_throttled_and_the_owner_still_gets_in(
 
 def test_one_client_guessing_many_accounts_is_throttled(make_user, settings):
     make_user("ann@example.com", confirmed=True)
-    limit = settings.LOGIN_RATE_LIMIT["per_client"]
+    limit = settings.RATE_LIMITS["login"]["per_client"]
     attacker = Client()
 
     statuses = [
@@ -83,7 +83,7 @@ def test_one_client_guessing_many_accounts_is_throttled(make_user, settings):
 def test_guesses_from_many_clients_slow_the_account_until_the_owner_resets(
     make_user, settings, django_capture_on_commit_callbacks
 ):
-    settings.LOGIN_RATE_LIMIT = {**settings.LOGIN_RATE_LIMIT, "per_account": 5}
+    change_rate_limit(settings, "login", per_account=5)
     make_user("ann@example.com", confirmed=True)
     for n in range(5):  # One guess from each of five addresses: no client is over its limit.
         log_in(Client(), "/accounts/login/", "ann@example.com", "guess", f"203.0.113.{n}")
@@ -100,7 +100,7 @@ def test_guesses_from_many_clients_slow_the_account_until_the_owner_resets(
 
 def test_throttled_login_never_reaches_the_password_hasher(make_user, settings, hasher_calls):
     make_user("ann@example.com", confirmed=True)
-    settings.LOGIN_RATE_LIMIT = {**settings.LOGIN_RATE_LIMIT, "per_account_and_client": 1}
+    change_rate_limit(settings, "login", per_account_and_client=1)
     attacker = Client()
     log_in(attacker, reverse("accounts:login"), "ann@example.com", "first-guess")
     hasher_calls.clear()
@@ -137,7 +137,7 @@ def test_the_address_logs_in_however_it_is_capitalised(make_user, path):
 
 def test_an_ipv6_client_hopping_addresses_in_its_64_is_one_client(make_user, settings):
     make_user("ann@example.com", confirmed=True)
-    limit = settings.LOGIN_RATE_LIMIT["per_client"]
+    limit = settings.RATE_LIMITS["login"]["per_client"]
 
     statuses = [
         log_in(
@@ -156,7 +156,7 @@ def test_an_ipv6_client_hopping_addresses_in_its_64_is_one_client(make_user, set
 def fill_account_cap(email, settings):
     """Spend an account's whole budget the way a spread-out guesser does: each address
     stays within its own share, so no per-client limit ever stops them."""
-    limits = settings.LOGIN_RATE_LIMIT
+    limits = settings.RATE_LIMITS["login"]
     share = limits["per_account_and_client"]
     for n in range(limits["per_account"] // share):
         guesser = Client()
@@ -188,7 +188,7 @@ def test_the_owner_on_a_known_device_gets_in_while_many_addresses_fill_the_accou
 def test_every_way_of_proving_the_password_makes_the_browser_a_known_device(
     make_user, settings, django_capture_on_commit_callbacks, way
 ):
-    settings.LOGIN_RATE_LIMIT = {**settings.LOGIN_RATE_LIMIT, "per_account": 20}
+    change_rate_limit(settings, "login", per_account=20)
     user = make_user("ann@example.com", confirmed=way != "confirmation page")
     user.is_staff = True
     user.save()
@@ -239,7 +239,7 @@ def test_the_known_device_cookie_is_hidden_from_scripts_and_outlives_logout(make
 
     assert cookie["httponly"]
     assert cookie["samesite"] == "Lax"
-    assert cookie["max-age"] == settings.KNOWN_DEVICE_COOKIE_AGE
+    assert cookie["max-age"] == KNOWN_DEVICE_COOKIE_AGE
     assert "ann@example.com" not in cookie.value
     assert not cookie["secure"]  # Tests run over plain HTTP, like development.
     # Logging out ends the session, not the browser's standing as a known device.
@@ -273,7 +273,7 @@ def test_a_cookie_for_another_account_or_a_forged_one_exempts_nothing(make_user,
 def test_a_known_device_is_forgotten_after_the_cookie_age(make_user, settings, monkeypatch):
     make_user("ann@example.com", confirmed=True)
     owner = Client()
-    long_ago = time.time() - settings.KNOWN_DEVICE_COOKIE_AGE - 1
+    long_ago = time.time() - KNOWN_DEVICE_COOKIE_AGE - 1
     monkeypatch.setattr(signing.time, "time", lambda: long_ago)
     assert log_in(owner, "/accounts/login/", "ann@example.com", PASSWORD, OWNER).status_code == 302
     monkeypatch.undo()
@@ -290,7 +290,7 @@ def test_a_known_device_still_has_only_one_clients_share_of_guesses(make_user, s
     log_in(owner, "/accounts/login/", "ann@example.com", PASSWORD, OWNER)
     thief = Client()  # Has copied the owner's cookie.
     thief.cookies[COOKIE_NAME] = owner.cookies[COOKIE_NAME].value
-    share = settings.LOGIN_RATE_LIMIT["per_account_and_client"]
+    share = settings.RATE_LIMITS["login"]["per_account_and_client"]
 
     statuses = [
         log_in(thief, "/accounts/login/", "ann@example.com", f"guess-{n}").status_code
@@ -306,7 +306,7 @@ def test_a_copied_cookie_is_one_device_wherever_it_is_used_from(make_user, setti
     log_in(owner, "/accounts/login/", "ann@example.com", PASSWORD, OWNER)
     cookie = owner.cookies[COOKIE_NAME].value
     fill_account_cap("ann@example.com", settings)
-    share = settings.LOGIN_RATE_LIMIT["per_known_device"]
+    share = settings.RATE_LIMITS["login"]["per_known_device"]
 
     statuses = []
     for n in range(2 * share):  # One guess from each of many addresses, with the cookie.
@@ -344,7 +344,7 @@ def test_a_proxy_entry_with_a_port_or_no_address_is_not_a_new_client_each_time(
     make_user, settings, entries
 ):
     settings.TRUSTED_PROXY_COUNT = 1
-    limit = settings.LOGIN_RATE_LIMIT["per_client"]
+    limit = settings.RATE_LIMITS["login"]["per_client"]
 
     statuses = [
         Client()

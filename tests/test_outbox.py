@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tasks import send_confirmation_email
+from config.settings.base import task_queues
 from worker import outbox
 from worker.models import OutboxTask
 from worker.tasks import enqueue_outbox
@@ -68,7 +69,7 @@ def test_signup_while_redis_is_down_gets_its_mail_once_it_is_back(signup, rq_bac
     use_rq(settings)  # Redis is back.
     a_minute_passes()
     assert enqueue_outbox.call() == "enqueued 1"
-    run_rq_worker(settings.TASK_QUEUES)
+    run_rq_worker(task_queues)
 
     [message] = mail.outbox
     assert message.to == ["ann@example.com"]

@@ -131,7 +131,7 @@ def test_reset_confirms_an_unconfirmed_address(client, make_user):
 
 def test_reset_is_rate_limited_per_address_and_per_client(client, make_user, settings):
     make_user("ann@example.com", confirmed=True)
-    limits = settings.PASSWORD_RESET_RATE_LIMIT
+    limits = settings.RATE_LIMITS["password_reset"]
 
     per_address = [
         ask_for_reset(client, "ann@example.com", client_ip=f"192.0.2.{n}").status_code

@@ -176,10 +176,10 @@ def another_request_hashing():
 
 
 def test_a_login_that_waits_too_long_for_its_turn_is_asked_to_try_again(
-    client, pbkdf2_member, settings
+    client, pbkdf2_member, settings, monkeypatch
 ):
     settings.PASSWORD_HASHING_CONCURRENCY = 1
-    settings.PASSWORD_HASHING_TIMEOUT = 0.05
+    monkeypatch.setattr("accounts.hashers.PASSWORD_HASHING_TIMEOUT", 0.05)
     with another_request_hashing():
         busy = log_in(client, PASSWORD)
 
@@ -191,9 +191,9 @@ def test_a_login_that_waits_too_long_for_its_turn_is_asked_to_try_again(
     assert log_in(client, PASSWORD).status_code == 302
 
 
-def test_a_busy_signup_saves_nothing(db, shipped_hashers, signup, settings):
+def test_a_busy_signup_saves_nothing(db, shipped_hashers, signup, settings, monkeypatch):
     settings.PASSWORD_HASHING_CONCURRENCY = 1
-    settings.PASSWORD_HASHING_TIMEOUT = 0.05
+    monkeypatch.setattr("accounts.hashers.PASSWORD_HASHING_TIMEOUT", 0.05)
     with another_request_hashing():
         busy = signup("new@example.com")
 
@@ -203,12 +203,12 @@ def test_a_busy_signup_saves_nothing(db, shipped_hashers, signup, settings):
 
 
 def test_when_the_line_to_hash_is_full_a_login_is_turned_away_at_once(
-    client, pbkdf2_member, settings
+    client, pbkdf2_member, settings, monkeypatch
 ):
     # Waiting would hold a web thread that pages need: with the line full (one place,
     # taken), the login doesn't wait out its time-out, however long that is.
     settings.PASSWORD_HASHING_LINE = 1
-    settings.PASSWORD_HASHING_TIMEOUT = 60
+    monkeypatch.setattr("accounts.hashers.PASSWORD_HASHING_TIMEOUT", 60)
     with another_request_hashing():
         busy = log_in(client, PASSWORD)
 

@@ -44,7 +44,7 @@ def test_resent_link_confirms_the_address(client, make_user):
 
 def test_resend_is_rate_limited_per_address(client, make_user, settings):
     make_user("ann@example.com")
-    limit = settings.RESEND_RATE_LIMIT["per_address"]
+    limit = settings.RATE_LIMITS["resend"]["per_address"]
 
     statuses = [
         resend(client, "ann@example.com", client_ip=f"192.0.2.{n}").status_code
@@ -57,7 +57,7 @@ def test_resend_is_rate_limited_per_address(client, make_user, settings):
 
 
 def test_resend_is_rate_limited_per_client(client, settings):
-    limit = settings.RESEND_RATE_LIMIT["per_client"]
+    limit = settings.RATE_LIMITS["resend"]["per_client"]
 
     statuses = [resend(client, f"user{n}@example.com").status_code for n in range(limit + 1)]
 
@@ -67,7 +67,7 @@ def test_resend_is_rate_limited_per_client(client, settings):
 
 def test_resend_limits_the_client_behind_a_proxy(client, settings):
     settings.TRUSTED_PROXY_COUNT = 1
-    limit = settings.RESEND_RATE_LIMIT["per_client"]
+    limit = settings.RATE_LIMITS["resend"]["per_client"]
 
     def via_router(email, forwarded_for):
         return client.post(

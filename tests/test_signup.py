@@ -8,7 +8,7 @@ from django.urls import reverse
 from accounts.models import User
 from worker.models import OutboxTask
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, change_rate_limit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -136,7 +136,7 @@ def test_taken_and_new_addresses_cost_one_password_hash_each(signup, make_user, 
 
 
 def test_signup_is_limited_per_client(signup, client, settings):
-    limit = settings.SIGNUP_RATE_LIMIT["per_client"]
+    limit = settings.RATE_LIMITS["signup"]["per_client"]
 
     statuses = [signup(f"victim+{n}@example.com").status_code for n in range(limit + 5)]
 
@@ -157,7 +157,7 @@ def test_spoofed_forwarded_for_does_not_dodge_the_signup_limit(client, settings)
     # No proxy is configured (the default, in production too), so the header is the
     # client's own invention and must be ignored.
     assert settings.TRUSTED_PROXY_COUNT == 0
-    limit = settings.SIGNUP_RATE_LIMIT["per_client"]
+    limit = settings.RATE_LIMITS["signup"]["per_client"]
 
     statuses = [
         client.post(
@@ -173,7 +173,7 @@ def test_spoofed_forwarded_for_does_not_dodge_the_signup_limit(client, settings)
 
 
 def test_throttled_signup_costs_no_password_hash(signup, settings, hasher_calls):
-    settings.SIGNUP_RATE_LIMIT = {"per_client": 1, "window_seconds": 60}
+    change_rate_limit(settings, "signup", per_client=1)
     signup("first@example.com")
     assert len(hasher_calls) == 1
 

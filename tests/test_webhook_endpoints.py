@@ -10,6 +10,8 @@ from django.urls import reverse
 from notifications import ssrf, transport
 from notifications.models import Delivery, Endpoint, Event
 
+from .conftest import change_rate_limit
+
 pytestmark = pytest.mark.django_db
 
 NON_GLOBAL = [
@@ -226,7 +228,7 @@ def test_is_public_treats_public_addresses_as_public():
 def test_url_checks_are_counted_per_member_before_any_lookup(client, member, monkeypatch, settings):
     # Each check is a DNS lookup a web thread waits for: a member pointing URLs at a name
     # server that never answers must not get to hold the threads as often as they like.
-    settings.WEBHOOKS_URL_CHECK_LIMIT = {"count": 3, "window_seconds": 600}
+    change_rate_limit(settings, "webhook_url_check", count=3)
     lookups = []
 
     def resolve(host, port, *args, **kwargs):
@@ -243,7 +245,7 @@ def test_url_checks_are_counted_per_member_before_any_lookup(client, member, mon
 
 
 def test_changing_only_the_events_checks_no_url(client, member, settings):
-    settings.WEBHOOKS_URL_CHECK_LIMIT = {"count": 1, "window_seconds": 600}
+    change_rate_limit(settings, "webhook_url_check", count=1)
     register(client, "https://93.184.215.14/hook")
     endpoint = Endpoint.objects.get()
     edit = reverse("notifications:endpoint", args=[endpoint.pk])

@@ -10,6 +10,8 @@ from django.urls import reverse
 from notifications import throttle
 from notifications.models import Delivery, Endpoint, Event
 
+from .conftest import change_rate_limit
+
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("database_backend")]
 
 
@@ -20,8 +22,8 @@ def register(client, url):
     )
 
 
-def test_a_member_keeps_at_most_the_configured_number_of_endpoints(client, member, settings):
-    settings.WEBHOOKS_MAX_ENDPOINTS_PER_MEMBER = 2
+def test_a_member_keeps_at_most_the_configured_number_of_endpoints(client, member, monkeypatch):
+    monkeypatch.setattr(throttle, "MAX_ENDPOINTS_PER_MEMBER", 2)
     for n in range(2):
         assert register(client, f"https://93.184.215.14/hook{n}").status_code == 302
 
@@ -32,9 +34,9 @@ def test_a_member_keeps_at_most_the_configured_number_of_endpoints(client, membe
     assert Endpoint.objects.filter(owner=member).count() == 2
 
 
-def test_one_event_makes_at_most_the_configured_number_of_deliveries(client, member, settings):
-    settings.WEBHOOKS_MAX_ENDPOINTS_PER_MEMBER = 2
-    # More than the cap, as endpoints made in the admin or before the setting could be.
+def test_one_event_makes_at_most_the_configured_number_of_deliveries(client, member, monkeypatch):
+    monkeypatch.setattr(throttle, "MAX_ENDPOINTS_PER_MEMBER", 2)
+    # More than the cap, as endpoints made in the admin or before the cap could be.
     for n in range(3):
         Endpoint.objects.create(
             owner=member, url=f"https://93.184.215.14/{n}", events=[Event.PROFILE_UPDATED]
@@ -47,7 +49,7 @@ def test_one_event_makes_at_most_the_configured_number_of_deliveries(client, mem
 
 
 def test_test_events_are_rate_limited_with_a_clear_message(client, member, settings):
-    settings.WEBHOOKS_MANUAL_SEND_LIMIT = {"count": 2, "window_seconds": 600}
+    change_rate_limit(settings, "webhook_manual_send", count=2, window_seconds=600)
     endpoint = Endpoint.objects.create(owner=member, url="https://93.184.215.14/", events=[])
     send_test = reverse("notifications:send_test", args=[endpoint.pk])
 
@@ -62,7 +64,7 @@ def test_test_events_are_rate_limited_with_a_clear_message(client, member, setti
 
 
 def test_redeliveries_count_against_the_same_limit(client, member, settings):
-    settings.WEBHOOKS_MANUAL_SEND_LIMIT = {"count": 2, "window_seconds": 600}
+    change_rate_limit(settings, "webhook_manual_send", count=2, window_seconds=600)
     endpoint = Endpoint.objects.create(owner=member, url="https://93.184.215.14/", events=[])
     client.post(reverse("notifications:send_test", args=[endpoint.pk]))
     failed = [
@@ -85,7 +87,7 @@ def test_redeliveries_count_against_the_same_limit(client, member, settings):
 def test_the_limit_is_per_member_and_frees_up_as_the_window_moves(
     client, member, make_user, settings, monkeypatch
 ):
-    settings.WEBHOOKS_MANUAL_SEND_LIMIT = {"count": 1, "window_seconds": 600}
+    change_rate_limit(settings, "webhook_manual_send", count=1, window_seconds=600)
     endpoint = Endpoint.objects.create(owner=member, url="https://93.184.215.14/", events=[])
     send_test = reverse("notifications:send_test", args=[endpoint.pk])
     client.post(send_test)
@@ -111,7 +113,7 @@ def test_the_limit_is_per_member_and_frees_up_as_the_window_moves(
     connection.vendor != "postgresql", reason="needs concurrent connections: PostgreSQL"
 )
 def test_presses_at_the_same_instant_are_counted_one_by_one(member, settings):
-    settings.WEBHOOKS_MANUAL_SEND_LIMIT = {"count": 3, "window_seconds": 600}
+    change_rate_limit(settings, "webhook_manual_send", count=3)
     presses = 8
     together = threading.Barrier(presses)
     allowed = []

@@ -25,6 +25,13 @@ logger = logging.getLogger(__name__)
 LIVENESS_LOCK_CLASS = 0x77726B72
 
 
+def beat_interval() -> float:
+    """Seconds between a process's beats: six to WORKER_DEAD_AFTER_SECONDS (10 s of 60), so
+    a worker counts as dead only after missing several, and a test that shortens the one
+    shortens the other."""
+    return settings.WORKER_DEAD_AFTER_SECONDS / 6
+
+
 def default_worker_id() -> str:
     """`<host>:<slot>`, the same after a restart.
 
@@ -108,7 +115,7 @@ class HeartbeatThread(threading.Thread):
 
     def run(self):
         # The caller made the first beat before taking any task; this thread beats from
-        # now on, at once and then every WORKER_HEARTBEAT_SECONDS.
+        # now on, at once and then every beat_interval().
         try:
             while True:
                 try:
@@ -118,7 +125,7 @@ class HeartbeatThread(threading.Thread):
                     # A database blip must not kill the thread; the next beat retries.
                     logger.exception("event=heartbeat_failed process=%s", self.process_id)
                     connection.close()
-                if self.stopping.wait(settings.WORKER_HEARTBEAT_SECONDS):
+                if self.stopping.wait(beat_interval()):
                     break
         finally:
             connection.close()

@@ -6,10 +6,10 @@ from django.utils.module_loading import import_string
 class Heartbeat(models.Model):
     """A running worker process, as it last reported itself.
 
-    Each process refreshes its row every WORKER_HEARTBEAT_SECONDS from a background
-    thread, with the database's clock. A row older than WORKER_DEAD_AFTER_SECONDS, on
-    that same clock, means the process is gone (killed, out of memory, machine lost), and
-    the tasks it was running can be recovered.
+    Each process refreshes its row six times per WORKER_DEAD_AFTER_SECONDS from a
+    background thread (heartbeat.py), with the database's clock. A row older than
+    WORKER_DEAD_AFTER_SECONDS, on that same clock, means the process is gone (killed, out
+    of memory, machine lost), and the tasks it was running can be recovered.
 
     `worker_id` is stable across restarts (`host:slot`), so a restarted worker can find
     its predecessor; `process_id` adds a random token, so two processes that share a

@@ -7,6 +7,7 @@ what differs: the database, where mail goes, and which Tasks backend runs the ta
 import os
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -72,7 +73,7 @@ FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 # Databases come from each environment module. Where SQLite is shared by web and worker
 # processes (development, browser tests), it waits for locks rather than failing, and
 # WAL lets the site read while the worker writes.
-SQLITE_SHARED_OPTIONS = {
+sqlite_shared_options = {
     "timeout": 20,
     "transaction_mode": "IMMEDIATE",
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
@@ -111,9 +112,9 @@ PASSWORD_HASHING_CONCURRENCY = 2
 # A request waiting for its turn holds one of the WEB_THREADS threads of its web process
 # (config/gunicorn.py reads the same variable). At most PASSWORD_HASHING_LINE of them
 # hash or wait at once, so 2 threads are always left for every other page; past that, or
-# after waiting PASSWORD_HASHING_TIMEOUT seconds, the visitor gets "busy, try again".
+# after waiting PASSWORD_HASHING_TIMEOUT seconds (accounts/hashers.py), the visitor gets
+# "busy, try again".
 PASSWORD_HASHING_LINE = max(1, int(os.environ.get("WEB_THREADS", "32")) - 2)
-PASSWORD_HASHING_TIMEOUT = 20
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -144,19 +145,33 @@ WORKER_PROCESSES = {
     "webhooks": {"queues": ["webhooks"], "threads": 25},
 }
 # Every queue a task may name; a task on any other queue fails at import.
-TASK_QUEUES = [queue for process in WORKER_PROCESSES.values() for queue in process["queues"]]
+task_queues = [queue for process in WORKER_PROCESSES.values() for queue in process["queues"]]
 
 
 def tasks_backend(backend: str) -> dict:
     """The TASKS setting for `backend`: each environment module names its own."""
-    return {"default": {"BACKEND": backend, "QUEUES": TASK_QUEUES}}
+    return {"default": {"BACKEND": backend, "QUEUES": task_queues}}
+
+
+def task_engine(engine: str, redis_url: str | None) -> tuple[dict, dict, list[str]]:
+    """TASKS, RQ_QUEUES and the extra INSTALLED_APPS for TASKS_ENGINE's value: "database"
+    (django-tasks-db) or "rq" (django-tasks-rq on Redis at `redis_url`)."""
+    if engine == "database":
+        return tasks_backend("django_tasks_db.DatabaseBackend"), {}, []
+    if engine == "rq" and redis_url:
+        return tasks_backend("django_tasks_rq.RQBackend"), rq_queues(redis_url), ["django_rq"]
+    if engine == "rq":
+        raise ImproperlyConfigured("TASKS_ENGINE is 'rq', so REDIS_URL must be set.")
+    raise ImproperlyConfigured(
+        f"TASKS_ENGINE is {engine!r}; it must be 'database' (the default) or 'rq'."
+    )
 
 
 def rq_queues(redis_url: str) -> dict:
     """RQ_QUEUES for the RQ engine: every queue on `redis_url`, with the queue class that
     takes jobs crash-safely and never runs one early (worker/engines/rq.py)."""
     return {
-        queue: {"URL": redis_url, "QUEUE_CLASS": "worker.engines.rq.Queue"} for queue in TASK_QUEUES
+        queue: {"URL": redis_url, "QUEUE_CLASS": "worker.engines.rq.Queue"} for queue in task_queues
     }
 
 
@@ -167,10 +182,9 @@ RQ_MAX_PROCESSES_PER_WORKER = 4
 
 
 # The database engine's workers (worker/engines/database.py). Each process writes a
-# heartbeat this often, on the database's clock; one silent for WORKER_DEAD_AFTER_SECONDS
-# is dead, and the recovery job (every minute) fails its RUNNING tasks and re-runs those
-# whose policy says they are safe to run twice (worker/policies.py).
-WORKER_HEARTBEAT_SECONDS = 10
+# heartbeat six times in this long, on the database's clock (worker/heartbeat.py); one
+# silent for this long is dead, and the recovery job (every minute) fails its RUNNING tasks
+# and re-runs those whose policy says they are safe to run twice (worker/policies.py).
 WORKER_DEAD_AFTER_SECONDS = 60
 # An idle worker looks for new tasks this often.
 WORKER_POLL_SECONDS = 0.1
@@ -185,38 +199,38 @@ TASK_RESULT_RETENTION_DAYS = 14
 SITE_URL = "http://127.0.0.1:8000"
 DEFAULT_FROM_EMAIL = "Tasks Demo <noreply@example.com>"
 
-# Confirmation links expire after this many seconds.
-EMAIL_CONFIRMATION_MAX_AGE = 3 * 24 * 60 * 60
-# Accounts never confirmed are deleted this many days after signup
-# (accounts.tasks.prune_unconfirmed_accounts), which frees their address.
-UNCONFIRMED_ACCOUNT_RETENTION_DAYS = 7
-
 # Password-reset links expire after this many seconds (and work once).
 PASSWORD_RESET_TIMEOUT = 60 * 60
 
-# Rate limits, counted atomically in the database (safeguards/ratelimit.py). Each window
-# starts at the first attempt; pages word the windows from these values.
-# Confirmation emails: at most per_address per address (signup and /accounts/resend/
-# together); /accounts/resend/ answers at most per_client requests per client.
-RESEND_RATE_LIMIT = {"per_address": 3, "per_client": 10, "window_seconds": 60 * 60}
-# Password guesses (site login, /admin/ login, the confirmation page), counted before any
-# password is hashed. Throttled, never locked: a stranger's guesses use up their own share
-# of an account's budget, not the owner's; a password reset lifts the account-wide cap.
-LOGIN_RATE_LIMIT = {
-    "per_client": 30,
-    "per_account_and_client": 10,
-    "per_account": 100,
-    "per_known_device": 10,
-    "window_seconds": 15 * 60,
+# Rate limits, keyed by what they limit, counted atomically in the database
+# (safeguards/ratelimit.py). Each window starts at the first attempt; pages word the
+# windows from these values.
+RATE_LIMITS = {
+    # Confirmation emails: per_address per address (signup and /accounts/resend/
+    # together); /accounts/resend/ answers per_client requests per client.
+    "resend": {"per_address": 3, "per_client": 10, "window_seconds": 60 * 60},
+    # Password guesses (site login, /admin/ login, the confirmation page), counted before
+    # any hash. Throttled, never locked: a stranger's guesses use up their own share of an
+    # account, and a browser that logged in to it before gets a share of its own
+    # (accounts/devices.py). A password reset lifts the account-wide cap.
+    "login": {
+        "per_client": 30,
+        "per_account_and_client": 10,
+        "per_account": 100,
+        "per_known_device": 10,
+        "window_seconds": 15 * 60,
+    },
+    "signup": {"per_client": 10, "window_seconds": 60 * 60},
+    # Each profile save is an event delivered to the member's webhooks.
+    "profile_save": {"per_member": 30, "window_seconds": 60 * 60},
+    "password_reset": {"per_address": 3, "per_client": 10, "window_seconds": 60 * 60},
+    # Deliveries a member starts by hand: test events and redeliveries together.
+    "webhook_manual_send": {"count": 10, "window_seconds": 10 * 60},
+    # Endpoint URLs a member has checked, each a DNS lookup while the request waits.
+    "webhook_url_check": {"count": 20, "window_seconds": 10 * 60},
+    # Reports to /csp-report/.
+    "csp_report": {"per_client": 30, "window_seconds": 60},
 }
-# A browser that logged in to an account is its known device for this long (a signed
-# cookie, renewed at each login): it gets a share of its own instead of the account-wide
-# cap, so guesses from many addresses don't keep the owner out (accounts/devices.py).
-KNOWN_DEVICE_COOKIE_AGE = 90 * 24 * 60 * 60
-SIGNUP_RATE_LIMIT = {"per_client": 10, "window_seconds": 60 * 60}
-# Profile saves per member: each one is an event delivered to the member's webhooks.
-PROFILE_SAVE_RATE_LIMIT = {"per_member": 30, "window_seconds": 60 * 60}
-PASSWORD_RESET_RATE_LIMIT = {"per_address": 3, "per_client": 10, "window_seconds": 60 * 60}
 
 # How many proxies (load balancer, platform router) sit in front of the web process and
 # append to X-Forwarded-For. 0 means clients connect directly and REMOTE_ADDR is theirs.
@@ -225,23 +239,10 @@ TRUSTED_PROXY_COUNT = 0
 # Webhooks may only be sent to public internet addresses (see notifications/ssrf.py).
 # Development turns this on so a receiver on localhost works; production never should.
 WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = False
-WEBHOOKS_USER_AGENT = "TasksDemo-Webhooks/1.0"
 # One deadline, in seconds, for everything a delivery attempt does: resolving the name,
 # connecting, TLS, sending and reading the answer. A receiver can hold a worker thread
 # no longer than this, however slowly it answers.
 WEBHOOKS_DELIVERY_TIMEOUT = 10
-# After an attempt used up that deadline, the endpoint rests this many seconds: its
-# deliveries due meanwhile are recorded as not sent, rather than each holding a thread
-# for the whole deadline again. Shorter than the 5-minute retry, which is a real one.
-WEBHOOKS_REST_AFTER_TIMEOUT = 4 * 60
-# Registering an endpoint resolves its name inside the web request: at most this long.
-WEBHOOKS_REGISTRATION_DNS_TIMEOUT = 2
-# Abuse limits: endpoints a member may keep (also the most deliveries one event makes),
-# and deliveries a member may start by hand (test events and redeliveries together).
-WEBHOOKS_MAX_ENDPOINTS_PER_MEMBER = 10
-WEBHOOKS_MANUAL_SEND_LIMIT = {"count": 10, "window_seconds": 10 * 60}
-# Endpoint URLs checked (each a DNS lookup while the request waits) per member.
-WEBHOOKS_URL_CHECK_LIMIT = {"count": 20, "window_seconds": 10 * 60}
 # A finished delivery (a line in its endpoint's log) is deleted once this old, hourly.
 WEBHOOKS_DELIVERY_RETENTION_DAYS = 30
 
@@ -257,11 +258,6 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
     "report-uri": "/csp-report/",
 }
-# Reports larger than this are refused unread; at most CSP_REPORT_MAX_VIOLATIONS of a
-# report's violations are logged, and each client may send CSP_REPORT_RATE_LIMIT reports.
-CSP_REPORT_MAX_BYTES = 16 * 1024
-CSP_REPORT_MAX_VIOLATIONS = 5
-CSP_REPORT_RATE_LIMIT = {"per_client": 30, "window_seconds": 60}
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
@@ -285,7 +281,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "django.tasks": {"level": "INFO"},
+        # Their start and finish lines say less than worker/signals.py's; their failures
+        # (ERROR, with the traceback) stay. django_tasks is the backport, which RQ uses.
+        "django.tasks": {"level": "WARNING"},
+        "django_tasks": {"level": "WARNING"},
         "django_tasks_db": {"level": "INFO"},
         "safeguards.csp": {"level": "WARNING"},
         "worker": {"level": "INFO"},

@@ -11,7 +11,7 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": BASE_DIR / "var" / "db.sqlite3",
-        "OPTIONS": SQLITE_SHARED_OPTIONS,
+        "OPTIONS": sqlite_shared_options,
     }
 }
 

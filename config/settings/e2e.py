@@ -24,16 +24,13 @@ DATABASES = {
 }
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["OPTIONS"] = SQLITE_SHARED_OPTIONS
+    DATABASES["default"]["OPTIONS"] = sqlite_shared_options
 
 # The engine as production chooses it: TASKS_ENGINE=rq runs the same processes on Redis.
-TASKS_ENGINE = os.environ.get("TASKS_ENGINE", "database")
-if TASKS_ENGINE == "rq":
-    INSTALLED_APPS = [*INSTALLED_APPS, "django_rq"]
-    TASKS = tasks_backend("django_tasks_rq.RQBackend")
-    RQ_QUEUES = rq_queues(os.environ["REDIS_URL"])
-else:
-    TASKS = tasks_backend("django_tasks_db.DatabaseBackend")
+TASKS, RQ_QUEUES, engine_apps = task_engine(
+    os.environ.get("TASKS_ENGINE", "database"), os.environ.get("REDIS_URL")
+)
+INSTALLED_APPS = [*INSTALLED_APPS, *engine_apps]
 
 # Mail goes over SMTP to 127.0.0.1:E2E_SMTP_PORT when a test runs a server there, else
 # to files in E2E_MAIL_DIR.
@@ -64,8 +61,8 @@ STORAGES = {
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 # Receivers in tests listen on 127.0.0.1.
 WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
-# Tests of crash recovery can't wait a minute for a heartbeat to go stale.
-WORKER_HEARTBEAT_SECONDS = float(os.environ.get("WORKER_HEARTBEAT_SECONDS", "1"))
+# Tests of crash recovery can't wait a minute for a heartbeat to go stale (workers beat
+# six times in this long).
 WORKER_DEAD_AFTER_SECONDS = float(os.environ.get("WORKER_DEAD_AFTER_SECONDS", "3"))
 # The webhook sweep counts an attempt as cut off this long after it began (plus its
 # grace): a chaos run that kills webhooks workers waits for that.

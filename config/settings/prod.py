@@ -51,20 +51,13 @@ DATABASES = {
 # The engine that stores and runs tasks; the Procfile's `runworker` lines run whichever
 # is configured. "database": rows in PostgreSQL (django-tasks-db). "rq": Redis at
 # REDIS_URL (django-tasks-rq), for a site that outgrows the database queue (docs/engines.md).
-TASKS_ENGINE = os.environ.get("TASKS_ENGINE", "database").strip()
-if TASKS_ENGINE == "database":
-    TASKS = tasks_backend("django_tasks_db.DatabaseBackend")
-elif TASKS_ENGINE == "rq":
-    INSTALLED_APPS = [*INSTALLED_APPS, "django_rq"]
-    TASKS = tasks_backend("django_tasks_rq.RQBackend")
-    RQ_QUEUES = rq_queues(required("REDIS_URL"))
-    RQ_MAX_PROCESSES_PER_WORKER = int(
-        os.environ.get("RQ_MAX_PROCESSES_PER_WORKER", str(RQ_MAX_PROCESSES_PER_WORKER))
-    )
-else:
-    raise ImproperlyConfigured(
-        f"TASKS_ENGINE is {TASKS_ENGINE!r}; it must be 'database' (the default) or 'rq'."
-    )
+TASKS, RQ_QUEUES, engine_apps = task_engine(
+    os.environ.get("TASKS_ENGINE", "database").strip(), os.environ.get("REDIS_URL", "").strip()
+)
+INSTALLED_APPS = [*INSTALLED_APPS, *engine_apps]
+RQ_MAX_PROCESSES_PER_WORKER = int(
+    os.environ.get("RQ_MAX_PROCESSES_PER_WORKER", str(RQ_MAX_PROCESSES_PER_WORKER))
+)
 
 MAILERS = {
     "default": {

@@ -5,6 +5,8 @@ from django.conf import settings
 from rq import Queue
 from rq.registry import StartedJobRegistry
 
+from config.settings.base import task_queues
+
 from .members import CONFIRM_LINK, RESET_LINK, link_in
 
 
@@ -68,7 +70,7 @@ def stuck_tasks(run) -> list[str]:
         ]
     problems = []
     with run.redis.connection() as connection:
-        for name in settings.TASK_QUEUES:
+        for name in task_queues:
             registry = StartedJobRegistry(queue=Queue(name, connection=connection))
             # cleanup=False: only look. Cleaning up is the workers' job, and a test that
             # did it would hide whether they do.

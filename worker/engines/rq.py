@@ -20,9 +20,9 @@ What this module adds to RQ, and why:
   that vanishes leaves its job in the StartedJobRegistry, and another worker's
   maintenance finds it once the job's heartbeat expires. Either way RQ marks the job
   failed, and `rerun_after_worker_died` below enqueues it again if the task's policy says
-  it is safe to run twice. The heartbeat and the maintenance follow the site's
-  WORKER_HEARTBEAT_SECONDS and WORKER_DEAD_AFTER_SECONDS, so a dead worker's email goes
-  out again within about twice WORKER_DEAD_AFTER_SECONDS, as on the database engine.
+  it is safe to run twice. The heartbeat and the maintenance follow the site's timings
+  (six beats to WORKER_DEAD_AFTER_SECONDS: `beat_interval()`), so a dead worker's email
+  goes out again within about twice WORKER_DEAD_AFTER_SECONDS, as on the database engine.
 - Concurrency: RQ has no threaded worker. `threads` > 1 runs RQ's WorkerPool: that many
   worker processes, at most RQ_MAX_PROCESSES_PER_WORKER (each is a whole Django process),
   each forking a work horse per job.
@@ -53,6 +53,7 @@ from rq.utils import as_text
 from rq.worker_pool import WorkerPool
 
 from worker import retries
+from worker.heartbeat import beat_interval
 
 logger = logging.getLogger(__name__)
 
@@ -238,7 +239,7 @@ class Worker(RQWorker):
         kwargs.setdefault("job_class", Job)
         kwargs.setdefault("queue_class", Queue)
         # RQ counts these in whole seconds (signal.alarm).
-        heartbeat = math.ceil(settings.WORKER_HEARTBEAT_SECONDS)
+        heartbeat = math.ceil(beat_interval())
         kwargs.setdefault("job_monitoring_interval", heartbeat)
         # Maintenance finds dead workers' jobs, and starts this worker's scheduler if it
         # couldn't take the lock before (its predecessor's scheduler was still letting
@@ -309,7 +310,7 @@ def prune_results() -> None:
 
 def live_workers_here(queues: list[str] | None = None) -> int:
     """How many RQ workers on this host (serving `queues`, if given) are registered."""
-    connection = django_rq.get_connection(settings.TASK_QUEUES[0])
+    connection = django_rq.get_connection(settings.TASKS["default"]["QUEUES"][0])
     here = socket.gethostname()
     return sum(
         1
@@ -324,7 +325,7 @@ def problems(queues: list[str] | None = None) -> list[str]:
     now = timezone.now()
     found = []
     try:
-        for name in queues or settings.TASK_QUEUES:
+        for name in queues or settings.TASKS["default"]["QUEUES"]:
             queue = django_rq.get_queue(name, job_class=Job)
             queue.connection.ping()
             [oldest] = queue.get_jobs(0, 1) or [None]
