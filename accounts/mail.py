@@ -1,20 +1,17 @@
 """What a mail server's answers mean: which failures to retry, and when; and which part of
 a refusal a member may read."""
 
-import random
 import re
 import smtplib
 
 from django.db import InterfaceError, OperationalError
 
 from worker import retries
+from worker.policies import jittered
 
 # How long to wait before each retry of an email that failed for a passing reason. The
 # first retry comes soon (a blip), the last about two and a half hours after the first try.
 SMTP_RETRY_DELAYS = [10, 60, 5 * 60, 30 * 60, 2 * 3600]
-# Each wait is stretched or shrunk by up to this fraction, so that mails which failed
-# together (the provider's outage) don't all come back at the same second.
-JITTER = 0.2
 
 
 def is_transient(exception: BaseException) -> bool:
@@ -49,7 +46,7 @@ def smtp_backoff(exception: BaseException, task_result) -> float | None:
     attempt = retries.attempt_number(task_result)
     if attempt > len(SMTP_RETRY_DELAYS):
         return None
-    return SMTP_RETRY_DELAYS[attempt - 1] * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311
+    return jittered(SMTP_RETRY_DELAYS[attempt - 1])
 
 
 # How smtplib reports the mail server refusing the recipient, in a traceback's last line

@@ -8,12 +8,13 @@ answer is one failed attempt on the schedule, never a crashed task and a lost de
 import email.utils
 import http.client
 import logging
-import random
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.utils import timezone
+
+from worker.policies import jittered
 
 from . import signing, ssrf, transport
 from .models import Delivery, Endpoint
@@ -23,12 +24,13 @@ logger = logging.getLogger(__name__)
 # Seconds to wait before each attempt: the first at once, the last about 28 hours after
 # the event. After the last, the delivery fails.
 RETRY_SCHEDULE = [0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600]
-# Each wait is stretched or shrunk by up to this fraction, so that the retries of many
-# deliveries that failed together (a receiver's outage) don't all arrive at once.
-JITTER = 0.1
 # A Retry-After header is obeyed up to this long.
 MAX_RETRY_AFTER = 24 * 3600
 RETRY_AFTER_STATUSES = {429, 503}
+# After an attempt timed out, its endpoint rests this many seconds: deliveries due meanwhile
+# are recorded as not sent, rather than each holding a thread for the whole deadline
+# again. Shorter than the 5-minute retry, which is a real one.
+REST_AFTER_TIMEOUT = 4 * 60
 
 # What an attempt changes on its delivery.
 OUTCOME_FIELDS = [
@@ -55,7 +57,7 @@ def retry_delay(attempts_made: int, retry_after: float | None = None) -> float |
         return None
     if retry_after is not None:
         return min(retry_after, MAX_RETRY_AFTER)
-    return RETRY_SCHEDULE[attempts_made] * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311
+    return jittered(RETRY_SCHEDULE[attempts_made])
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -119,7 +121,7 @@ def record(delivery: Delivery, attempt: Attempt) -> str:
     status_code = attempt.status_code
 
     if attempt.timed_out:
-        rest = timedelta(seconds=settings.WEBHOOKS_REST_AFTER_TIMEOUT)
+        rest = timedelta(seconds=REST_AFTER_TIMEOUT)
         Endpoint.objects.filter(pk=delivery.endpoint_id).update(resting_until=timezone.now() + rest)
 
     if status_code is not None and 200 <= status_code < 300:

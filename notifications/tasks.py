@@ -1,9 +1,9 @@
 """The webhook tasks: one attempt at a delivery, the sweep that finds lost ones, and the
 pruning of old ones.
 
-The delivery rows are the record and the schedule; a task is only a wake-up call for one
-of them. So a duplicate task is harmless (an attempt claims its delivery under a row lock
-first), and the sweep needs nothing but the rows to find a delivery whose task was lost.
+An attempt that fails fails its task, and the task's policy retries it (worker/retries.py),
+as for mail. The delivery row is the member's log and says when the next attempt is due,
+so a duplicate task does nothing and the sweep finds a delivery whose task was lost.
 """
 
 import time
@@ -17,6 +17,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.tasks import TaskContext, task
 from django.utils import timezone
+
+from worker.policies import policy
 
 from . import attempts
 from .models import Delivery
@@ -46,9 +48,28 @@ def wait_until_due(delivery_id: int) -> None:
         time.sleep(early.total_seconds())
 
 
+class DeliveryFailed(Exception):
+    """An attempt at a delivery that failed; `retry_at` is when the next is due, or None
+    when the delivery has failed for good."""
+
+    def __init__(self, message: str, retry_at=None):
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+def delivery_backoff(exception: BaseException, task_result) -> float | None:
+    """Seconds until the delivery's next attempt, as its row says (the retry schedule, or
+    the receiver's Retry-After); None for any other failure, which the sweep repairs."""
+    if not isinstance(exception, DeliveryFailed) or exception.retry_at is None:
+        return None
+    return max((exception.retry_at - timezone.now()).total_seconds(), 0.0)
+
+
 @task(queue_name="webhooks", takes_context=True)
+@policy(max_attempts=len(attempts.RETRY_SCHEDULE), backoff=delivery_backoff)
 def deliver_webhook(context: TaskContext, delivery_id: int) -> str:
-    """Make one attempt at a delivery and schedule the next if it fails.
+    """Make one attempt at a delivery; raise DeliveryFailed if it fails, so that the task
+    fails and its policy retries it when the row says.
 
     Safe to run twice: an attempt first claims the delivery (clearing next_attempt_at
     under a row lock), so a duplicate task finds nothing due and does nothing. A task
@@ -73,7 +94,7 @@ def deliver_webhook(context: TaskContext, delivery_id: int) -> str:
             delivery.next_attempt_at = None
             delivery.last_error = "Endpoint disabled."
             delivery.save(update_fields=["status", "next_attempt_at", "last_error"])
-            return "failed: endpoint disabled"
+            raise DeliveryFailed(f"Delivery {delivery.pk}: the endpoint is disabled.")
         # The database's clock, not this host's: the sweep, on another host, compares it
         # with its own Now() to tell an attempt in flight from one whose worker died.
         Delivery.objects.filter(pk=delivery.pk).update(
@@ -93,9 +114,14 @@ def deliver_webhook(context: TaskContext, delivery_id: int) -> str:
         if not Delivery.objects.select_for_update().filter(pk=delivery.pk).exists():
             return "skipped: deleted during the attempt"
         outcome = attempts.record(delivery, attempt)
-        if delivery.next_attempt_at is not None:
-            enqueue_next_attempt(delivery)
-    return outcome
+    if delivery.status == Delivery.Status.DELIVERED:
+        return outcome
+    what = [f"HTTP {attempt.status_code}"] if attempt.status_code else []
+    what += [delivery.last_error[:200]] if delivery.last_error else []
+    raise DeliveryFailed(
+        f"Delivery {delivery.pk}, attempt {delivery.attempts}: {': '.join(what)}; {outcome}.",
+        retry_at=delivery.next_attempt_at,
+    )
 
 
 def in_flight_grace() -> timedelta:

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from notifications import transport
+from notifications import ssrf, transport
 from notifications.models import Delivery, Endpoint, Event
 from peers.receiver import RawReceiver, SilentReceiver
 
@@ -83,7 +83,7 @@ def test_hostile_receiver_is_cut_off_at_the_deadline_and_retried(client, member,
     assert delivery.attempts == 1
     assert delivery.last_error == f"Timed out after {BUDGET:g} s."
     [retry] = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
-    assert retry.run_after == delivery.next_attempt_at
+    assert 0 <= (retry.run_after - delivery.next_attempt_at).total_seconds() < 1
 
 
 @pytest.fixture
@@ -103,8 +103,8 @@ def slow_dns(monkeypatch):
 
 
 @pytest.mark.usefixtures("slow_dns")
-def test_registration_waits_for_dns_only_a_couple_of_seconds(client, member, settings):
-    settings.WEBHOOKS_REGISTRATION_DNS_TIMEOUT = 0.3
+def test_registration_waits_for_dns_only_a_couple_of_seconds(client, member, monkeypatch):
+    monkeypatch.setattr(ssrf, "REGISTRATION_DNS_TIMEOUT", 0.3)
 
     started = time.monotonic()
     response = client.post(

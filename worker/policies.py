@@ -12,8 +12,18 @@ API proposed for Django itself (django/new-features#142), so moving to Django's 
 rename. Nothing here imports an engine: task modules may import it.
 """
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
+
+# Each wait before a retry is stretched or shrunk by up to this fraction, so that tasks
+# which failed together (a provider's outage) don't all come back in the same second.
+JITTER = 0.2
+
+
+def jittered(seconds: float) -> float:
+    """`seconds`, give or take JITTER of it."""
+    return seconds * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311  Not a secret.
 
 
 @dataclass(frozen=True)
