@@ -2,11 +2,11 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
-from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.models import User
 from config.settings.base import task_queues, tasks_backend
+from worker.engines.database import ThreadedWorker
 
 from .factories import PASSWORD
 
@@ -57,20 +57,16 @@ def signup(client):
 
 @pytest.fixture
 def database_backend(settings):
-    """Store tasks as rows for db_worker, as dev and production do, instead of running them."""
+    """Store tasks as rows, as dev and production do, for run_tasks() to run."""
     settings.TASKS = tasks_backend("django_tasks_db.DatabaseBackend")
 
 
-def run_worker():
-    """Run every ready task on the site's queues, then return: the production worker, batched."""
-    call_command(
-        "db_worker",
-        queue_name=",".join(task_queues),
-        batch=True,
-        reload=False,
-        startup_delay=False,
-        verbosity=0,
-    )
+def run_tasks():
+    """Run every ready task on the site's queues, one at a time in this thread, then
+    return: runworker's claim and run (worker/engines/database.py), without its threads."""
+    worker = ThreadedWorker(queues=task_queues, threads=1, process_id="tests:1/0000", batch=True)
+    while claimed := worker.claim(1):
+        worker.run_claimed(claimed[0])
 
 
 def change_rate_limit(settings, name: str, **changes):

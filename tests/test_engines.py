@@ -23,7 +23,7 @@ from peers.receiver import SilentReceiver
 from peers.smtp import SMTPServer
 from worker import retries
 
-from .conftest import run_worker
+from .conftest import run_tasks
 from .engines import make_scheduled_jobs_due, run_rq_worker, use_rq
 from .tasks import record
 
@@ -37,7 +37,7 @@ def engine(request):
     """Switch TASKS to one engine; return a function that runs a worker on it."""
     if request.param == "database":
         request.getfixturevalue("database_backend")
-        return run_worker
+        return run_tasks
     if request.param == "rq":
         request.getfixturevalue("rq_backend")
         return lambda: run_rq_worker(task_queues)
@@ -127,7 +127,7 @@ def test_email_refused_twice_for_now_is_sent_on_the_third_attempt(
 ):
     if engine_name == "database":
         request.getfixturevalue("database_backend")
-        work, make_due = run_worker, make_database_retries_due
+        work, make_due = run_tasks, make_database_retries_due
     else:
         request.getfixturevalue("rq_backend")
         work, make_due = (

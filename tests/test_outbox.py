@@ -20,7 +20,7 @@ from worker import outbox
 from worker.models import OutboxTask
 from worker.tasks import enqueue_outbox
 
-from .conftest import run_worker
+from .conftest import run_tasks
 from .engines import run_rq_worker, use_rq
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -158,7 +158,7 @@ def test_inbox_page_says_waiting_for_a_worker_while_the_email_is_in_the_outbox(
     fragment = client.get(reverse("accounts:email_status")).text
     assert "Confirmation email: <strong>Waiting for a worker</strong>" in fragment  # Queued.
 
-    run_worker()
+    run_tasks()
 
     fragment = client.get(reverse("accounts:email_status")).text
     assert "Confirmation email: <strong>Sent</strong>" in fragment

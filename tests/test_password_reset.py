@@ -13,7 +13,7 @@ from django_tasks_db.models import DBTaskResult
 from accounts.models import User
 from worker import outbox
 
-from .conftest import run_worker
+from .conftest import run_tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -160,7 +160,7 @@ def test_reset_mail_is_a_task_on_the_email_queue_enqueued_on_commit(client, make
     assert row.queue_name == "email"
     assert mail.outbox == []  # The request didn't send it; the worker will.
 
-    run_worker()
+    run_tasks()
 
     [message] = mail.outbox
     assert message.to == ["ann@example.com"]

@@ -12,7 +12,7 @@ from accounts import search
 from accounts.models import Profile, SearchEntry, User
 from accounts.tasks import update_search_entry
 
-from .conftest import run_worker
+from .conftest import run_tasks
 from .factories import ProfileFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,7 +38,7 @@ def test_profile_edit_is_searchable_once_the_worker_has_run(client, member):
 
     assert "Grace Hopper" not in people(client, "compiler")
 
-    run_worker()
+    run_tasks()
 
     assert "Grace Hopper" in people(client, "compiler")
 
@@ -63,7 +63,7 @@ def test_quick_edits_converge_on_the_last_save(client, member):
     for name in ["First", "Second", "Third"]:
         save_profile(client, display_name=name)
 
-    run_worker()
+    run_tasks()
     # However often and in whatever order the tasks run, each reads the current row.
     update_search_entry.call(member.pk)
 

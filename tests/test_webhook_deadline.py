@@ -20,7 +20,7 @@ from notifications import ssrf, transport
 from notifications.models import Delivery, Endpoint, Event
 from peers.receiver import RawReceiver, SilentReceiver
 
-from .conftest import run_worker
+from .conftest import run_tasks
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -74,7 +74,7 @@ def test_hostile_receiver_is_cut_off_at_the_deadline_and_retried(client, member,
         delivery = Delivery.objects.get(endpoint=endpoint)
 
         started = time.monotonic()
-        run_worker()
+        run_tasks()
         elapsed = time.monotonic() - started
 
     assert elapsed < BUDGET + MARGIN, f"{name}: the attempt took {elapsed:.1f} s"
@@ -139,7 +139,7 @@ def test_a_receiver_sending_endless_headers_is_a_failed_attempt(client, member, 
     with RawReceiver(headers_without_end) as receiver:
         endpoint = Endpoint.objects.create(owner=member, url=receiver.url(), events=[])
         client.post(reverse("notifications:send_test", args=[endpoint.pk]))
-        run_worker()
+        run_tasks()
 
     delivery = Delivery.objects.get(endpoint=endpoint)
     assert delivery.status == Delivery.Status.PENDING
@@ -156,9 +156,9 @@ def test_an_endpoint_that_never_answers_rests_instead_of_holding_a_thread_per_de
         endpoint = Endpoint.objects.create(owner=member, url=receiver.url, events=[])
         send_test = reverse("notifications:send_test", args=[endpoint.pk])
         client.post(send_test)
-        run_worker()  # Times out: the endpoint rests; the retry is due in 5 s.
+        run_tasks()  # Times out: the endpoint rests; the retry is due in 5 s.
         client.post(send_test)
-        run_worker()
+        run_tasks()
         connections_while_resting = len(receiver.connections)
 
         # Saving the endpoint as it is doesn't end the rest (or a member could end each
@@ -167,17 +167,17 @@ def test_an_endpoint_that_never_answers_rests_instead_of_holding_a_thread_per_de
         form = {"url": receiver.url, "events": [Event.PROFILE_UPDATED], "is_active": "on"}
         client.post(edit, form)
         client.post(send_test)
-        run_worker()
+        run_tasks()
         connections_after_resaving = len(receiver.connections)
         saved = client.post(edit, {**form, "url": receiver.url.replace("/hooks", "/fixed")})
         client.post(send_test)
-        run_worker()  # Times out again: another rest.
+        run_tasks()  # Times out again: another rest.
         connections_after_saving = len(receiver.connections)
 
         # Or the rest runs out.
         Endpoint.objects.filter(pk=endpoint.pk).update(resting_until=timezone.now())
         client.post(send_test)
-        run_worker()
+        run_tasks()
 
         assert connections_while_resting == 1
         assert connections_after_resaving == 1

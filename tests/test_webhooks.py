@@ -20,7 +20,7 @@ from notifications.tasks import deliver_webhook, sweep_deliveries
 from peers.receiver import Answer, Receiver
 from worker.models import Retry
 
-from .conftest import change_rate_limit, run_worker
+from .conftest import change_rate_limit, run_tasks
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -53,7 +53,7 @@ def make_due(delivery):
 def test_test_event_arrives_signed(client, endpoint, receiver):
     delivery = send_test_event(client, endpoint)
 
-    run_worker()
+    run_tasks()
 
     [request] = receiver.received
     assert request.signature_is_valid(endpoint.secret)
@@ -77,7 +77,7 @@ def test_profile_update_is_delivered_without_secrets(client, endpoint, receiver)
     assert response.status_code == 302
     [delivery] = Delivery.objects.filter(endpoint=endpoint, event=Event.PROFILE_UPDATED)
 
-    run_worker()
+    run_tasks()
 
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.DELIVERED
@@ -106,7 +106,7 @@ def test_profile_saved_while_the_task_engine_is_down_is_delivered_later(
         next_attempt_at=timezone.now() - timedelta(minutes=5)
     )
     assert sweep_deliveries.call() == "rescheduled 0, requeued 1"
-    run_worker()
+    run_tasks()
     [request] = receiver.received
     assert request.headers["webhook-id"] == delivery.webhook_id
 
@@ -118,7 +118,7 @@ def test_unsubscribed_and_inactive_endpoints_get_nothing(client, member, receive
     )
 
     client.post(reverse("accounts:profile"), {"display_name": "Ann"})
-    run_worker()
+    run_tasks()
 
     assert receiver.received == []
     assert not Delivery.objects.exists()
@@ -128,7 +128,7 @@ def test_failed_attempts_are_retried_with_backoff_and_the_same_id(client, endpoi
     receiver.answer(Answer(status=500), Answer(status=502))
     delivery = send_test_event(client, endpoint)
 
-    run_worker()
+    run_tasks()
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.PENDING
     assert delivery.attempts == 1
@@ -144,18 +144,18 @@ def test_failed_attempts_are_retried_with_backoff_and_the_same_id(client, endpoi
     late = (retry.run_after - delivery.next_attempt_at).total_seconds()
     assert 0 <= late < 1
 
-    run_worker()  # Not due yet: nothing happens.
+    run_tasks()  # Not due yet: nothing happens.
     assert len(receiver.received) == 1
 
     make_due(delivery)
-    run_worker()
+    run_tasks()
     delivery.refresh_from_db()
     assert delivery.attempts == 2
     wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
     assert 300 * 0.8 - 1 < wait <= 300 * 1.2
 
     make_due(delivery)
-    run_worker()
+    run_tasks()
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.DELIVERED
     assert delivery.attempts == 3
@@ -170,7 +170,7 @@ def test_an_attempt_that_starts_a_moment_early_is_made_when_due(endpoint, receiv
     )
     # Its task starts early: the host that scheduled it has a clock ahead of this one's.
     deliver_webhook.enqueue(delivery.pk)
-    run_worker()
+    run_tasks()
 
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.DELIVERED
@@ -192,7 +192,7 @@ def test_a_delivery_fails_for_good_after_the_last_attempt(client, endpoint, rece
     delivery = send_test_event(client, endpoint)
 
     for _ in RETRY_SCHEDULE:
-        run_worker()
+        run_tasks()
         make_due(delivery)
 
     delivery.refresh_from_db()
@@ -209,7 +209,7 @@ def test_a_delivery_fails_for_good_after_the_last_attempt(client, endpoint, rece
     assert "Redeliver" in log
 
     client.post(reverse("notifications:redeliver", args=[endpoint.pk, delivery.pk]))
-    run_worker()
+    run_tasks()
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.DELIVERED
     assert receiver.received[-1].headers["webhook-id"] == delivery.webhook_id
@@ -220,7 +220,7 @@ def test_retry_after_is_honoured(client, endpoint, receiver, status):
     receiver.answer(Answer(status=status, headers={"Retry-After": "120"}))
     delivery = send_test_event(client, endpoint)
 
-    run_worker()
+    run_tasks()
 
     delivery.refresh_from_db()
     wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
@@ -231,7 +231,7 @@ def test_410_gone_disables_the_endpoint(client, endpoint, receiver):
     receiver.answer(Answer(status=410))
     delivery = send_test_event(client, endpoint)
 
-    run_worker()
+    run_tasks()
 
     delivery.refresh_from_db()
     endpoint.refresh_from_db()
@@ -246,7 +246,7 @@ def test_slow_receiver_hits_the_time_out_and_is_retried(client, endpoint, receiv
     receiver.answer(Answer(delay=2))
     delivery = send_test_event(client, endpoint)
 
-    run_worker()
+    run_tasks()
 
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.PENDING
@@ -259,7 +259,7 @@ def test_redirect_is_not_followed(client, endpoint, receiver):
     receiver.answer(Answer(status=302, headers={"Location": "http://169.254.169.254/"}))
     delivery = send_test_event(client, endpoint)
 
-    run_worker()
+    run_tasks()
 
     delivery.refresh_from_db()
     assert len(receiver.received) == 1
@@ -282,7 +282,7 @@ def test_the_receivers_answer_is_shown_escaped_in_the_delivery_log(client, endpo
     receiver.answer(Answer(status=422, body=hostile))
     delivery = send_test_event(client, endpoint)
 
-    run_worker()
+    run_tasks()
 
     delivery.refresh_from_db()
     assert delivery.last_status_code == 422
@@ -300,7 +300,7 @@ def test_refused_connection_is_recorded_and_retried(client, member, settings):
     endpoint = Endpoint.objects.create(owner=member, url=url, events=[])
     delivery = send_test_event(client, endpoint)
 
-    run_worker()
+    run_tasks()
 
     delivery.refresh_from_db()
     assert "ConnectionRefusedError" in delivery.last_error
@@ -316,14 +316,14 @@ def test_receiver_down_for_a_while_then_up_gets_the_delivery(client, member, set
     delivery = send_test_event(client, endpoint)
 
     for _ in range(2):
-        run_worker()
+        run_tasks()
         make_due(delivery)
     delivery.refresh_from_db()
     assert delivery.attempts == 2
     assert "ConnectionRefusedError" in delivery.last_error
 
     with Receiver(port=receiver.port) as back_up:
-        run_worker()
+        run_tasks()
 
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.DELIVERED
@@ -356,7 +356,7 @@ def test_odd_retry_after_is_a_failed_attempt_that_is_retried(
     receiver.answer(Answer(status=503, headers={"Retry-After": retry_after}))
     delivery = send_test_event(client, endpoint)
 
-    run_worker()
+    run_tasks()
 
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.PENDING
@@ -375,7 +375,7 @@ def test_a_url_path_with_non_ascii_characters_is_percent_encoded(client, member,
     )
     delivery = send_test_event(client, endpoint)
 
-    run_worker()
+    run_tasks()
 
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.DELIVERED
@@ -392,7 +392,7 @@ def test_any_other_error_in_an_attempt_is_logged_and_retried(
     monkeypatch.setattr(transport, "post", broken)
     delivery = send_test_event(client, endpoint)
 
-    run_worker()
+    run_tasks()
 
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.PENDING
@@ -464,7 +464,7 @@ def test_endpoint_deleted_during_an_attempt_ends_the_task_quietly(
 
     monkeypatch.setattr(attempts, "send", send_while_the_member_deletes_the_endpoint)
 
-    run_worker()
+    run_tasks()
 
     assert not Delivery.objects.filter(pk=delivery.pk).exists()
     [result] = DBTaskResult.objects.filter(task_path=deliver_webhook.module_path)

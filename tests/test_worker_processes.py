@@ -29,7 +29,7 @@ from worker.models import Heartbeat
 from worker.tasks import recover_dead_tasks
 
 from . import tasks
-from .conftest import run_worker
+from .conftest import run_tasks
 from .processes import Processes, database_url, needs_shared_database, wait_for
 
 pytestmark = [
@@ -122,7 +122,7 @@ def test_killed_worker_loses_none_of_its_confirmation_emails(processes, make_use
                 "OPTIONS": {"host": "127.0.0.1", "port": mail.port, "timeout": 5},
             }
         }
-        run_worker()
+        run_tasks()
     assert sorted(message["To"] for message in mail.messages) == [user.email for user in users]
 
 
@@ -154,7 +154,7 @@ def test_killed_worker_loses_no_webhook_delivery(processes, member, receiver, se
 
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
     DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
-    run_worker()
+    run_tasks()
 
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.DELIVERED
