@@ -1,14 +1,8 @@
-"""Known devices: a browser that has proved an account's password before.
+"""Known devices: a signed cookie on a browser that has proved an account's password.
 
-Guesses spread over many addresses can fill an account's login cap (accounts/throttles.py),
-and a full cap would keep the owner out too. So the browser the owner logged in with
-carries a cookie saying so, and shows it with the next login: the throttle then gives
-that device a share of its own instead of the account-wide cap. This is the "device
-cookie" of OWASP's guidance on login throttling.
-
-The cookie holds a hash of the account's address, signed with SECRET_KEY and timestamped
-(Django's signed cookies), so no one can make one without having logged in, and one made
-for an attacker's own account exempts no other. It outlives logout: that is its point.
+The login throttle gives such a browser a share of its own instead of the account-wide
+cap, which strangers can fill (OWASP's "device cookie"; docs/accounts.md). The cookie
+outlives logout: that is its point.
 """
 
 from django.conf import settings
@@ -21,19 +15,14 @@ KNOWN_DEVICE_COOKIE_AGE = 90 * 24 * 60 * 60
 
 
 def remember(request, user) -> None:
-    """Tell the browser behind `request` that it is a known device for `user`'s account.
-
-    Called where a password (or a mailed reset link) has just been proved; the middleware
-    below puts the cookie on the response.
-    """
+    """Make the browser behind `request` a known device for `user`'s account (the
+    middleware below sets the cookie). Call it only once a password or reset link is proved."""
     request.known_device_for = user.email
 
 
 def known_device_key(request, email: str) -> str | None:
-    """The cookie showing this browser has logged in to `email`'s account, or None.
-
-    A cookie that is forged, expired, or for another account is None: no exemption.
-    """
+    """The cookie showing this browser has logged in to `email`'s account; None for a
+    cookie that is missing, forged, expired, or for another account."""
     value = request.get_signed_cookie(
         COOKIE_NAME, default=None, salt=SALT, max_age=KNOWN_DEVICE_COOKIE_AGE
     )
@@ -47,11 +36,8 @@ def account_hash(email: str) -> str:
 
 
 class KnownDeviceMiddleware:
-    """Sets the cookie for a request that called remember().
-
-    Logins, the site's and /admin/'s alike, remember the device from the user_logged_in
-    signal (accounts/receivers.py), which has the request but no response to set it on.
-    """
+    """Sets the cookie for a request that called remember(): the user_logged_in receiver
+    (accounts/receivers.py) has the request but no response to set it on."""
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -46,10 +46,8 @@ class SignupForm(SetPasswordMixin, forms.Form):
     def save(self) -> tuple[User, bool]:
         """Create the account; return it, and whether the address already had one.
 
-        An existing account is returned unchanged: its password stays the one whoever
-        signed up first chose, and only the mailbox's owner can replace it (a password
-        reset) or use it to confirm. The password is hashed either way, so a taken
-        address takes as long to answer as a new one.
+        An existing account is returned unchanged (docs/accounts.md says why). The password
+        is hashed either way, so a taken address takes as long to answer as a new one.
         """
         email = self.cleaned_data["email"]
         password = make_password(self.cleaned_data["password1"])
@@ -65,15 +63,10 @@ class SignupForm(SetPasswordMixin, forms.Form):
 
 
 class ThrottledLoginMixin:
-    """Counts every password guess per client and per account before the password is hashed.
-
-    A refused guess costs a counter update, not a hash, and says so plainly. It throttles
-    rather than locks: a stranger's guesses don't keep the owner out (accounts/throttles.py).
-    """
+    """Counts every password guess (accounts/throttles.py) before the password is hashed."""
 
     def clean_username(self):
-        # Addresses are stored as User.objects.normalize_email makes them (lower case), so
-        # "Ann@Example.com" is the same account, and the same throttle, as "ann@example.com".
+        # Stored addresses are lower case: "Ann@Example.com" is the same account and throttle.
         return User.objects.normalize_email(self.cleaned_data["username"])
 
     def clean(self):
@@ -105,13 +98,9 @@ class AdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
 
 
 class ConfirmEmailForm(forms.Form):
-    """Confirming takes the link (control of the mailbox) and the account's password.
-
-    The password is what stops a pre-hijack: a stranger who signed up first with someone
-    else's address chose the password, and the owner can't confirm an account with a
-    password they don't know. The owner sets their own with a password reset instead,
-    which confirms the address too.
-    """
+    """Confirming takes the link (control of the mailbox) and the account's password, so no
+    owner confirms an account a stranger made first with their address, and a password the
+    stranger knows (pre-hijacking, docs/accounts.md). A password reset confirms instead."""
 
     password = forms.CharField(
         label="Password",
@@ -165,21 +154,15 @@ class PasswordResetRequestForm(PasswordResetForm):
         return User.objects.normalize_email(self.cleaned_data["email"])
 
     def save(self, **kwargs) -> None:
-        # Through the outbox, like every mail here (worker/outbox.py): the request never
-        # waits for SMTP, a rolled-back request sends nothing, and a task engine that is
-        # down delays the mail, and is no 500 that only addresses with an account would
-        # get. The task makes the link when it runs.
+        # Through the outbox (worker/outbox.py): a task engine that is down delays the mail,
+        # rather than a 500 only addresses with an account would get.
         for user in self.get_users(self.cleaned_data["email"]):
             outbox.enqueue_on_commit(send_password_reset_email, user.pk)
 
 
 class ResetPasswordForm(SetPasswordForm):
-    """Django's set-password form ("New password", "New password confirmation").
-
-    Reaching it took the link mailed to the address, which is what confirming proves, so
-    an unconfirmed address is confirmed too: the owner of a pre-hijacked address gets in
-    with a password of their own, and the stranger's no longer works.
-    """
+    """Django's set-password form. Reaching it took the mailed link, which proves the
+    mailbox, so it confirms an unconfirmed address too (pre-hijacking, docs/accounts.md)."""
 
     def save(self, commit=True):
         with transaction.atomic():

@@ -1,22 +1,8 @@
-"""Password hashers that take turns: a web process runs at most a few hashes at once.
+"""Django's password hashers, taking turns: a process runs at most PASSWORD_HASHING_CONCURRENCY
+hashes at once, and at most PASSWORD_HASHING_LINE requests hash or wait. Past the line, or
+after PASSWORD_HASHING_TIMEOUT, HashingBusy: a 503 asking to retry. docs/web.md says why.
 
-A password hash is slow on purpose. Argon2id as set here holds about 0.02 s of CPU and
-19 MiB of memory; PBKDF2, Django's default, about fifteen times the CPU.
-With threaded web workers nothing stops forty logins from hashing at the same moment:
-every request on the machine then shares the cores with them, cheap pages included, and
-memory grows with each.
-Here a hash beyond PASSWORD_HASHING_CONCURRENCY waits for its turn, asleep, so the
-threads serving other pages keep the CPU they need, and memory stays bounded.
-
-A request waiting for its turn still holds a web thread, and gunicorn hands requests to
-threads in arrival order: if every thread waited, pages would queue behind the crowd.
-So the line is short and the wait is bounded. At most PASSWORD_HASHING_LINE requests
-per process hash or wait (fewer than its threads), and none waits longer than
-PASSWORD_HASHING_TIMEOUT seconds. Past either, HashingBusy: the visitor is asked to try
-again in a moment (HashingBusyMiddleware, below), and the thread goes back to serving pages.
-
-The algorithms and their stored format are Django's own: a hash made here verifies
-with Django's hashers, and the other way round.
+The stored format is Django's: a hash made here verifies with Django's hashers, and back.
 """
 
 import logging
@@ -48,10 +34,8 @@ def _semaphore(purpose: str, size: int) -> threading.BoundedSemaphore:
 
 @contextmanager
 def turn():
-    """Wait for a free hashing slot in this process; re-entrant within a thread.
-
-    Raises HashingBusy when the line is full or the slot doesn't come in time.
-    """
+    """Wait for a free hashing slot in this process (re-entrant within a thread); raise
+    HashingBusy when the line is full or the slot doesn't come in time."""
     if getattr(_holding, "turn", False):
         yield
         return
@@ -85,18 +69,9 @@ class TakesTurns:
 class Argon2PasswordHasher(TakesTurns, hashers.Argon2PasswordHasher):
     """Django's Argon2id hasher at OWASP's minimum cost: 19 MiB, 2 passes, 1 lane.
 
-    Django's own settings (100 MiB, 2 passes, 8 lanes) cost about eight times the CPU per
-    hash, and each hash holds a core for that long: forty signups at once need both cores
-    for more than three seconds, and a flood of wrong passwords needs an eighth as many
-    guesses a second to keep them busy. The price: a guess on a stolen database fills
-    19 MiB twice instead of 100 MiB twice, so it costs at least five times less than at
-    Django's Argon2 setting. It is still memory-hard, which PBKDF2, Django's default
-    hasher, is not (docs/web.md weighs the two). One lane: lanes spread a single hash
-    over several cores, which a crowd keeps busy anyway.
-
-    Hashes made with other settings still verify, and are made again with these at the
-    member's next login (Django's must_update()); until then they cost what they cost
-    before. To pay more per hash, subclass this with other costs and list it first.
+    About an eighth of the CPU of Django's cost, and still memory-hard (docs/web.md weighs
+    the trade). Hashes made at other costs verify, and are re-made at the next login. To
+    pay more per hash, subclass this with other costs and list it first.
     """
 
     time_cost = 2
@@ -116,11 +91,9 @@ RETRY_AFTER_SECONDS = 5
 
 
 class HashingBusyMiddleware:
-    """Turn HashingBusy into a 503 that asks the visitor to retry.
+    """Turn HashingBusy into a 503 that asks the visitor to send the form again.
 
-    The hash comes before anything is saved (Django sets a password on the user before
-    saving it), so nothing is half-written: the visitor sends the same form again. The
-    attempt has been counted by the login or signup throttle, like any other.
+    Nothing is half-written: a password is hashed before anything is saved.
     """
 
     def __init__(self, get_response):

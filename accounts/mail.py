@@ -9,18 +9,14 @@ from django.db import InterfaceError, OperationalError
 from worker import retries
 from worker.policies import jittered
 
-# How long to wait before each retry of an email that failed for a passing reason. The
-# first retry comes soon (a blip), the last about two and a half hours after the first try.
+# Seconds before each retry of a mail that failed for a passing reason: the first soon (a
+# blip), the last about two and a half hours after the first try.
 SMTP_RETRY_DELAYS = [10, 60, 5 * 60, 30 * 60, 2 * 3600]
 
 
 def is_transient(exception: BaseException) -> bool:
     """True for failures that may pass: no connection, a time-out, a 4xx answer, or the
-    site's own database going away (a restart, a failover) while the task ran.
-
-    A 5xx answer is permanent (no such mailbox, message refused): sending again would
-    get the same answer.
-    """
+    site's own database going away while the task ran. A 5xx answer is final."""
     if isinstance(exception, OperationalError | InterfaceError):
         return True
     if isinstance(exception, smtplib.SMTPRecipientsRefused):
@@ -37,10 +33,8 @@ def is_transient(exception: BaseException) -> bool:
 
 
 def smtp_backoff(exception: BaseException, task_result) -> float | None:
-    """Seconds before retrying a mail task after `exception`, or None not to retry.
-
-    The backoff of a task policy (worker/policies.py) for tasks that send mail.
-    """
+    """Seconds before retrying a mail task after `exception`, or None not to retry: the
+    backoff of the mail tasks' policy (worker/policies.py)."""
     if not is_transient(exception):
         return None
     attempt = retries.attempt_number(task_result)
@@ -49,12 +43,10 @@ def smtp_backoff(exception: BaseException, task_result) -> float | None:
     return jittered(SMTP_RETRY_DELAYS[attempt - 1])
 
 
-# How smtplib reports the mail server refusing the recipient, in a traceback's last line
-# or a retry's reason: SMTPRecipientsRefused: {'a@b.example': (550, b'5.1.1 No such user')}.
-# Only an answer about the address or its mailbox (RFC 3463 enhanced status X.1.Y: no
-# such mailbox, bad syntax, but not X.1.7 and X.1.8, our sender; X.2.Y: mailbox full or
-# disabled) is the visitor's. A server also refuses recipients for reasons of ours (our
-# client host, our sender, relaying: X.7.Y; its own system: X.3.Y), naming our set-up.
+# smtplib's refusal of a recipient, as a traceback's last line or a retry's reason reads:
+# SMTPRecipientsRefused: {'a@b.example': (550, b'5.1.1 No such user')}. Only RFC 3463
+# statuses about the address or its mailbox are the visitor's: X.1.Y except X.1.7 and X.1.8
+# (our sender), and X.2.Y. Others (X.3.Y, X.7.Y: our host, relaying) name our set-up.
 RECIPIENT_REFUSED = re.compile(
     r"^(?:smtplib\.)?SMTPRecipientsRefused: \{.*?\((\d{3}), b?['\"]"
     r"([245]\.(?:1\.(?:[0-69]|10)|2\.\d{1,3})\b.*?)['\"]\)"
@@ -62,13 +54,8 @@ RECIPIENT_REFUSED = re.compile(
 
 
 def reason_to_show(error: str) -> str:
-    """What anyone who signed up may read of why their mail didn't go.
-
-    The mail server's refusal of the address they typed says what was wrong (a typo gets
-    "550 No such user"). Any other error's text is ours, a mail server's answer about
-    anything else included (our login, our sender): it can name the mail provider, the
-    database's host or an internal address, so it stays in the logs.
-    """
+    """What anyone who signed up may read of why their mail didn't go: the server's refusal
+    of the address they typed. Any other error can name our hosts, so it stays in the logs."""
     if error == retries.WORKER_DIED_REASON:  # Our own words, written for this page.
         return error
     if answer := RECIPIENT_REFUSED.search(error):

@@ -12,8 +12,7 @@ from .tasks import update_search_entry
 
 @receiver(post_save, sender=User)
 def reindex_member(sender, instance, update_fields, **kwargs):
-    """Keep the directory in step with account changes made anywhere (the admin included):
-    a deactivated member leaves it, a reactivated one returns."""
+    """Keep the directory in step with account changes made anywhere, the admin included."""
     # A login saves last_login only; nothing the directory shows has changed.
     if update_fields is not None and set(update_fields) <= {"last_login"}:
         return
@@ -24,6 +23,5 @@ def reindex_member(sender, instance, update_fields, **kwargs):
 
 @receiver(user_logged_in)
 def remember_device(sender, request, user, **kwargs):
-    """Every login, at the site or at /admin/, makes the browser a known device for the
-    account: guessers filling the account's login cap don't keep it out."""
+    """Every login, at the site or at /admin/, makes the browser a known device."""
     devices.remember(request, user)

@@ -30,7 +30,7 @@ def rebuild_entries(user_ids) -> int:
     """Make these members' entries match their current rows; return how many are indexed.
 
     Active members with a profile get a fresh entry; anyone else (deactivated, deleted,
-    no profile yet) loses theirs. Running it twice changes nothing the second time.
+    no profile yet) loses theirs. Running it twice leaves the same entries.
     """
     user_ids = list(user_ids)
     entries = [

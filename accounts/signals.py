@@ -1,13 +1,9 @@
-"""What happened to an account, for other apps to act on (webhooks, for one).
-
-Each is sent inside the transaction that made the change, so a receiver's writes commit
-with it or not at all. Accounts knows nothing about who listens.
-"""
+"""What happened to an account, for other apps (webhooks, for one), which accounts doesn't
+know. Sent inside the transaction that made the change: a receiver's writes commit with it."""
 
 from django.dispatch import Signal
 
-# kwargs: user. The member's address was confirmed (by the confirmation link, or by a
-# password reset, which proves the same).
+# kwargs: user. The address was confirmed, by the confirmation link or a password reset.
 email_confirmed = Signal()
 
 # kwargs: profile. The member saved their profile; profile.public_data() is what may be shared.

@@ -39,15 +39,11 @@ def send_email(to: str, template: str, context: dict) -> None:
 @task(queue_name="email")
 @policy(rerun_after_worker_died=True, max_attempts=1 + len(SMTP_RETRY_DELAYS), backoff=smtp_backoff)
 def send_confirmation_email(user_id: int, already_registered: bool = False) -> str:
-    """Answer a signup or a resend by mail: a confirmation link, or, when the signup was for
-    an address that already had an account, a note to its owner.
+    """Mail a confirmation link, or, when the signup was for an address that already had an
+    account, a note to its owner; return what happened.
 
-    Signup enqueues this for every accepted form, so a stranger watching the status sees
-    the same task, with the same states, whether or not the address was taken.
     Safe to run more than once: a confirmed user gets no second link, and a deactivated or
-    deleted one gets nothing. Returns what happened, which the task result keeps. A mail
-    server that is down or answers "try later" (4xx) gets the mail again later; a
-    refusal (5xx) is final.
+    deleted one gets nothing.
     """
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
@@ -80,9 +76,7 @@ def send_confirmation_email(user_id: int, already_registered: bool = False) -> s
 def send_password_reset_email(user_id: int) -> str:
     """Send a password-reset link, made now from the account as it is now.
 
-    Django's token is bound to the password hash and the last login, so the link stops
-    working once it has been used (or the password changed any other way), and after
-    PASSWORD_RESET_TIMEOUT. Running twice sends two links; either works, once.
+    Running twice sends two links; either works, once, until PASSWORD_RESET_TIMEOUT.
     """
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None or not user.has_usable_password():
@@ -103,13 +97,12 @@ def send_password_reset_email(user_id: int) -> str:
 def update_search_entry(user_id: int) -> str:
     """Rebuild one member's directory entry from the rows as they are now.
 
-    Idempotent, and quick edits converge: each run reads the latest committed profile
-    while holding the user's row lock, so whatever order the tasks run in, the last one
-    to finish writes the last saved state.
+    Idempotent, and quick edits converge: each run holds the user's row lock while it reads
+    the latest committed profile, so the last to finish writes the last saved state.
     """
     with transaction.atomic():
         if User.objects.select_for_update().filter(pk=user_id).first() is None:
-            return "removed: no such user"  # The entry went with the user (ON DELETE CASCADE).
+            return "removed: no such user"  # The entry was deleted with it (on_delete=CASCADE).
         indexed = search.rebuild_entries([user_id])
     return "indexed" if indexed else "removed"
 
@@ -117,11 +110,8 @@ def update_search_entry(user_id: int) -> str:
 @cron("*/30 * * * *")
 @task(queue_name="search")
 def check_search_index() -> str:
-    """Rebuild every directory entry that disagrees with the rows it comes from.
-
-    A safety net for index tasks that were lost: entries missing or older than their
-    profile, and entries of members who are deactivated or have no profile.
-    """
+    """Rebuild every directory entry that disagrees with its rows (missing, older than the
+    profile, or for a deactivated member or one without a profile): a net for lost tasks."""
     stale = Profile.objects.filter(user__is_active=True).filter(
         Q(user__searchentry__isnull=True) | Q(updated_at__gt=F("user__searchentry__indexed_at"))
     )
@@ -134,25 +124,18 @@ def check_search_index() -> str:
     return f"repaired {len(user_ids)}"
 
 
-# Accounts never confirmed are deleted this many days after signup, which frees their
-# address.
 UNCONFIRMED_ACCOUNT_RETENTION_DAYS = 7
 
 
 @cron("41 3 * * *")
 @task(queue_name="default")
 def prune_unconfirmed_accounts() -> str:
-    """Delete the accounts whose address nobody confirmed within
-    UNCONFIRMED_ACCOUNT_RETENTION_DAYS of signing up.
+    """Delete the accounts nobody confirmed within UNCONFIRMED_ACCOUNT_RETENTION_DAYS of
+    signup, freeing their address (docs/accounts.md).
 
-    Anyone can sign up with any address. Until its owner confirms it, such an account
-    holds the address (a later signup with it is told it is taken) and a row no one can
-    log in to. Never deleted here: staff, anyone who has ever logged in (an account
-    whose confirmation staff cleared in the admin, say), and an account staff
-    deactivated, which keeps its address blocked. An account whose latest link
-    still works (one asked for again on the sixth day, say) waits until it expires; the
-    resend page mails no link once the retention period is over, so that wait ends, and
-    a stranger asking again every few days can't keep the address for ever.
+    Spared: staff, anyone who has ever logged in (say, one whose confirmation staff cleared),
+    accounts staff deactivated (to keep the address blocked), and an account whose latest
+    link still works, until it expires.
     """
     now = timezone.now()
     cutoff = now - timedelta(days=UNCONFIRMED_ACCOUNT_RETENTION_DAYS)

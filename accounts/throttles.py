@@ -1,7 +1,6 @@
-"""Which attempts the site limits, and by what: the policies built on safeguards/ratelimit.py.
+"""Which attempts the site limits, and by what (safeguards/ratelimit.py counts them).
 
-Each check counts the attempt as it asks, so it must come before the expensive part (a
-password hash, an email) and never after it.
+Each check counts the attempt, so it goes before the expensive part (a hash, a mail).
 """
 
 from django.conf import settings
@@ -14,11 +13,8 @@ from .devices import known_device_key
 
 def login_allowed(request, email: str) -> bool:
     """A password guess, at the login pages or when confirming: per client, per account from
-    that client, and per account from everywhere (or, from a known device, per device).
+    that client, then per account from everywhere (or, from a known device, per device).
 
-    An account's budget is counted per client first, so a stranger guessing at someone's
-    password uses up only their own share and the owner, from their own address, still
-    gets in. The account-wide cap, much higher, slows a guesser spread over many addresses.
     Each check runs only if the one before passed: a client over its limit counts no more.
     """
     limits = settings.RATE_LIMITS["login"]
@@ -31,10 +27,8 @@ def login_allowed(request, email: str) -> bool:
         )
     ):
         return False
-    # Ten addresses spending their shares fill the account-wide cap, for the owner too, so
-    # a browser that has logged in to the account before is counted on its own instead.
-    # A copied cookie is one device wherever it is used from: one client's share, then
-    # the cap like everyone else.
+    # Strangers spread over ten addresses fill the account-wide cap, for the owner too, so a
+    # known device is counted on its own; past its share, it meets the cap like anyone.
     device = known_device_key(request, account)
     if device and allow("login-device", device, limits["per_known_device"], window):
         return True
@@ -76,7 +70,6 @@ def password_reset_allowed(request, email: str) -> bool:
 
 
 def profile_save_allowed(user) -> bool:
-    """Each save is an event that webhook endpoints hear: a member saving in a loop would
-    fill the webhooks queue for everyone."""
+    """Each save is a webhook event: a member saving in a loop would fill the webhooks queue."""
     limits = settings.RATE_LIMITS["profile_save"]
     return allow("profile-save", str(user.pk), limits["per_member"], limits["window_seconds"])

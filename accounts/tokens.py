@@ -1,8 +1,6 @@
 """Email-confirmation tokens: signed, expiring after CONFIRMATION_MAX_AGE, good for one use.
 
-The token is the user's id and address, signed with SECRET_KEY and timestamped, so no
-table of tokens is needed. It confirms one account once: after that the account is
-confirmed and the same token is reported as used.
+A token is the user's id and address, signed and timestamped: no table of tokens.
 """
 
 from django.core import signing

@@ -59,15 +59,13 @@ class SignupView(FormView):
         # A second signup in the same browser must not show the first one's email status.
         self.request.session.pop(EMAIL_TASK_SESSION_KEY, None)
         with transaction.atomic():
-            # A taken address gets the same answer, and the same visible task, as a new
-            # one: the task mails the owner instead of sending a link. Nothing here or on
-            # the status page tells a stranger who has an account.
+            # A taken address gets the same answer, and the same visible task, as a new one
+            # (the task mails its owner a note): nothing tells a stranger who has an account.
             user, already_registered = form.save()
             if throttles.confirmation_email_allowed(email):
-                # Recorded with the account and enqueued after commit (worker/outbox.py):
-                # a rolled-back signup sends nothing, the worker never looks for a user row
-                # that isn't visible yet, and an engine that is down delays the mail
-                # rather than losing it.
+                # Recorded with the account, enqueued after commit (worker/outbox.py): a
+                # rolled-back signup sends nothing, the worker never looks for a user row
+                # that isn't visible yet, and an engine that is down delays the mail.
                 email_task = outbox.enqueue_on_commit(
                     send_confirmation_email, user.pk, already_registered=already_registered
                 )
@@ -78,11 +76,7 @@ class SignupView(FormView):
 
 def email_task_result(request):
     """This visitor's signup email, if the backend keeps results: its outbox row, and the
-    latest attempt's result once the row is enqueued (None until then).
-
-    The session holds the outbox row's id; the row, the first attempt's result id; a
-    retry is a new result, found by following the chain of retries from there.
-    """
+    latest attempt's result (following the retries) once the row is enqueued, else None."""
     outbox_id = request.session.get(EMAIL_TASK_SESSION_KEY)
     if outbox_id is None or not send_confirmation_email.get_backend().supports_get_result:
         return None, None
@@ -103,11 +97,7 @@ def email_status(result) -> tuple[str, str]:
 
 
 class CheckInboxView(TemplateView):
-    """After signup: "check your inbox", with the email task's live status.
-
-    A task still in the outbox (the engine was down at the signup's commit) is waiting
-    for a worker as much as one in the queue, and says so.
-    """
+    """After signup: "check your inbox", with the email task's live status."""
 
     template_name = "accounts/check_inbox.html"
 
@@ -138,11 +128,8 @@ class EmailStatusView(CheckInboxView):
 
 
 class ConfirmEmailView(View):
-    """The link opens a page; only its button (a POST, with the password) confirms.
-
-    Mail scanners and link previews open links with GET, so a GET must change nothing:
-    the link still works when its owner clicks it.
-    """
+    """The link opens a page; only its button (a POST, with the password) confirms, so a
+    mail scanner or link preview opening it changes nothing."""
 
     template_name = "accounts/confirm_email.html"
 
@@ -212,8 +199,8 @@ class ResendConfirmationView(FormView):
             date_joined__gte=timezone.now() - retention,
         ).first()
         if user is not None:
-            # Through the outbox (worker/outbox.py): a task engine that is down delays the
-            # mail, and is no 500 that only addresses with an account waiting would get.
+            # Through the outbox: an engine that is down must not mean a 500 that only
+            # addresses with an account waiting get.
             outbox.enqueue_on_commit(send_confirmation_email, user.pk)
         # The same page whether or not the address has an account waiting: no enumeration.
         return render(self.request, "accounts/resend_done.html", {"email": email})
@@ -252,8 +239,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        # The mailed link proved the mailbox, and the new password is set: this browser
-        # is the owner's.
+        # The mailed link proved the mailbox: this browser is the owner's.
         devices.remember(self.request, form.user)
         return response
 
@@ -289,13 +275,9 @@ class ProfileView(LoginRequiredMixin, UpdateView):
 
 
 class PeopleView(LoginRequiredMixin, TemplateView):
-    """The member directory. It reads only the search index, which the worker keeps.
-
-    A page links to the one before and the one after, and says nothing of how many there
-    are: that total would be a COUNT of every match on every visit, a second scan of what
-    the page query has just read. One row more than a page shows tells whether there is
-    a next.
-    """
+    """The member directory, read from the search index only. Pages link to the previous
+    and next and give no total, which would COUNT every match on every visit (docs/web.md):
+    one row more than a page shows tells whether there is a next."""
 
     template_name = "accounts/people.html"
     per_page = 20

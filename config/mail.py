@@ -4,8 +4,7 @@ import email.policy
 
 from django.core.mail.backends.filebased import EmailBackend
 
-# Lines up to the RFC 5322 limit stay as they are, instead of being wrapped with
-# quoted-printable "=" breaks that cut the confirmation link in two.
+# Keep lines whole up to RFC 5322's limit: no quoted-printable "=" break cuts a link in two.
 READABLE = email.policy.default.clone(max_line_length=998)
 
 

@@ -4,7 +4,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-# Servers run production settings unless told otherwise; manage.py defaults to dev.
+# Servers run production settings unless told otherwise; manage.py picks by environment.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.prod")
 
 application = get_wsgi_application()

@@ -1,8 +1,6 @@
 """One attempt at a delivery: sending it, and what its outcome does to the delivery.
 
-The retry schedule is Standard Webhooks' suggested one. Whatever the receiver answers (or
-fails to), an attempt ends as an Attempt: send() never raises, so a hostile or broken
-answer is one failed attempt on the schedule, never a crashed task and a lost delivery.
+send() never raises: whatever a receiver answers (or fails to), record() gets an Attempt.
 """
 
 import email.utils
@@ -21,15 +19,14 @@ from .models import Delivery, Endpoint
 
 logger = logging.getLogger(__name__)
 
-# Seconds to wait before each attempt: the first at once, the last about 28 hours after
-# the event. After the last, the delivery fails.
+# Seconds before each attempt (Standard Webhooks' suggested schedule): the first at once,
+# the last about 28 hours after the event. After the last, the delivery fails.
 RETRY_SCHEDULE = [0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600]
 # A Retry-After header is obeyed up to this long.
 MAX_RETRY_AFTER = 24 * 3600
 RETRY_AFTER_STATUSES = {429, 503}
-# After an attempt timed out, its endpoint rests this many seconds: deliveries due meanwhile
-# are recorded as not sent, rather than each holding a thread for the whole deadline
-# again. Shorter than the 5-minute retry, which is a real one.
+# After an attempt timed out its endpoint rests this long: deliveries due meanwhile are not
+# sent, each a failed attempt. Shorter than the 5-minute retry, so that one is real.
 REST_AFTER_TIMEOUT = 4 * 60
 
 # What an attempt changes on its delivery.
@@ -109,10 +106,8 @@ def send(delivery: Delivery) -> Attempt:
 
 
 def record(delivery: Delivery, attempt: Attempt) -> str:
-    """Save what `attempt` means for `delivery`: delivered, failed, or when to try again.
-
-    A retry leaves next_attempt_at set; the caller enqueues the task for that time.
-    """
+    """Save what `attempt` means for `delivery`: delivered, failed, or the next_attempt_at
+    of a retry, which the caller's task policy (or the sweep) enqueues."""
     delivery.last_status_code = attempt.status_code
     # Exception texts can carry the receiver's bytes: keep them printable and short.
     delivery.last_error = transport.readable(attempt.error)[:500]

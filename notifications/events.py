@@ -11,14 +11,10 @@ from .tasks import deliver_webhook
 
 
 def emit(owner, event: Event, data: dict) -> list[Delivery]:
-    """Record a delivery of `event` for each of `owner`'s active endpoints subscribed to it.
-
-    Call it inside the transaction that made the change: the deliveries are committed
-    with it or not at all, and the delivery tasks are enqueued only after the commit. An
-    enqueue that fails is logged, not raised: sweep_deliveries finds the delivery.
-    At most MAX_ENDPOINTS_PER_MEMBER (throttle.py) deliveries, whatever rows got past the
-    form's cap (the admin, or endpoints older than the cap).
-    """
+    """Record a delivery of `event` for each of `owner`'s active endpoints subscribed to it,
+    at most MAX_ENDPOINTS_PER_MEMBER. Call it inside the transaction that made the change:
+    the deliveries commit with it, and their tasks are enqueued after the commit (an enqueue
+    that fails is logged, and sweep_deliveries finds the delivery)."""
     endpoints = [
         endpoint
         for endpoint in Endpoint.objects.filter(owner=owner, is_active=True)

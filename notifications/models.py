@@ -45,12 +45,8 @@ class Endpoint(models.Model):
 
 
 class Delivery(models.Model):
-    """One event for one endpoint, and the state of getting it there.
-
-    This row, not the task result, is the record: task results may be pruned, a delivery
-    keeps its attempts, last answer and next attempt until it is deleted with its endpoint
-    or, finished, pruned after WEBHOOKS_DELIVERY_RETENTION_DAYS (tasks.prune_deliveries).
-    """
+    """One event for one endpoint, and the state of getting it there. This row, not the
+    task result (which may be pruned sooner), is the record of its attempts."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -1,11 +1,6 @@
-"""Which addresses a webhook may be sent to.
+"""Which addresses a webhook may be sent to: only globally routable ones (the SSRF guard).
 
-A webhook URL is chosen by a member, so without a guard it is a way to make this server
-call anything it can reach: the database, the cloud metadata service at 169.254.169.254,
-an admin port on localhost. Only globally routable addresses are allowed. The check runs
-at registration (for a clear form error) and again at every delivery, on the addresses
-the name resolves to at that moment; the delivery then connects to the very address that
-was checked, so a second, different DNS answer (DNS rebinding) is never used.
+Checked at registration and at every attempt, which then connects to the address checked.
 """
 
 import ipaddress
@@ -22,11 +17,9 @@ REGISTRATION_DNS_TIMEOUT = 2
 # bits; the embedded one decides.
 NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
 
-# Refused whatever Python's is_global says of them (it follows the IANA registry, which
-# leaves these "global" or decodes them too trustingly).
+# Refused whatever is_global says (it follows the IANA registry, too trustingly here).
 NEVER_PUBLIC = [
-    # Local-use NAT64 (RFC 8215): where the IPv4 address sits depends on the operator's
-    # prefix length, so it can't be decoded safely; one may embed a private address.
+    # Local-use NAT64 (RFC 8215): its IPv4 address can't be decoded without the prefix length.
     ipaddress.ip_network("64:ff9b:1::/48"),
     # IPv4-compatible (deprecated): some stacks still route ::127.0.0.1 to loopback.
     ipaddress.ip_network("::/96"),
@@ -36,8 +29,7 @@ NEVER_PUBLIC = [
     ipaddress.ip_network("fec0::/10"),
     # Documentation (RFC 9637).
     ipaddress.ip_network("3fff::/20"),
-    # Azure's WireServer: a public-looking address that only answers from inside Azure,
-    # with the host's own configuration and agent endpoints.
+    # Azure's WireServer: public-looking, it serves the host's configuration inside Azure.
     ipaddress.ip_network("168.63.129.16/32"),
 ]
 
@@ -76,12 +68,8 @@ def target(url: str) -> tuple[str, str, int]:
 
 
 def lookup(host: str, port: int, timeout: float) -> list[str]:
-    """getaddrinfo, giving up after `timeout` seconds.
-
-    getaddrinfo takes no time-out and the system resolver may wait far longer than a web
-    request or a delivery can, so it runs in a daemon thread that is left behind (to end
-    when the resolver gives up) if it is too slow. Raises TimeoutError or OSError.
-    """
+    """getaddrinfo, giving up after `timeout` seconds: it takes no time-out, so it runs in
+    a daemon thread, left behind if slow. Raises TimeoutError or OSError."""
     outcome: list = []
 
     def run():
@@ -103,11 +91,8 @@ def lookup(host: str, port: int, timeout: float) -> list[str]:
 def resolve(host: str, port: int, timeout: float) -> list[str]:
     """Every address `host` resolves to now, refusing all of them if any is not public.
 
-    Raises UnsafeURL, or TimeoutError when resolving takes longer than `timeout`. A name
-    that doesn't resolve and one that resolves to a private address get the same message,
-    which never names an address: which internal names exist, and what they resolve to,
-    is not a member's business.
-    """
+    Raises TimeoutError after `timeout`, or UnsafeURL with one message, naming no address,
+    whether the name is private or doesn't resolve."""
     refused = UnsafeURL(f"{host} is not a public internet address, or doesn't resolve.")
     try:
         addresses = lookup(host, port, timeout)
@@ -124,11 +109,8 @@ def resolve(host: str, port: int, timeout: float) -> list[str]:
 
 
 def check_url(url: str) -> None:
-    """Raise UnsafeURL unless a delivery to this URL would be allowed right now.
-
-    Resolving the name is bounded by REGISTRATION_DNS_TIMEOUT, since this runs inside a
-    web request.
-    """
+    """Raise UnsafeURL unless a delivery to this URL would be allowed right now, resolving
+    it within REGISTRATION_DNS_TIMEOUT."""
     _, host, port = target(url)
     try:
         resolve(host, port, REGISTRATION_DNS_TIMEOUT)

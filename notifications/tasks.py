@@ -1,9 +1,6 @@
-"""The webhook tasks: one attempt at a delivery, the sweep that finds lost ones, and the
-pruning of old ones.
+"""The webhook tasks: one attempt at a delivery, the sweep that finds lost ones, pruning.
 
-An attempt that fails fails its task, and the task's policy retries it (worker/retries.py),
-as for mail. The delivery row is the member's log and says when the next attempt is due,
-so a duplicate task does nothing and the sweep finds a delivery whose task was lost.
+A failed attempt fails its task, and its @policy retries it when the delivery row says.
 """
 
 import time
@@ -58,8 +55,8 @@ class DeliveryFailed(Exception):
 
 
 def delivery_backoff(exception: BaseException, task_result) -> float | None:
-    """Seconds until the delivery's next attempt, as its row says (the retry schedule, or
-    the receiver's Retry-After); None for any other failure, which the sweep repairs."""
+    """Seconds until the next attempt the delivery row set; None once it failed for good,
+    or for any other exception (its delivery stays pending, for the sweep)."""
     if not isinstance(exception, DeliveryFailed) or exception.retry_at is None:
         return None
     return max((exception.retry_at - timezone.now()).total_seconds(), 0.0)
@@ -68,13 +65,9 @@ def delivery_backoff(exception: BaseException, task_result) -> float | None:
 @task(queue_name="webhooks", takes_context=True)
 @policy(max_attempts=len(attempts.RETRY_SCHEDULE), backoff=delivery_backoff)
 def deliver_webhook(context: TaskContext, delivery_id: int) -> str:
-    """Make one attempt at a delivery; raise DeliveryFailed if it fails, so that the task
-    fails and its policy retries it when the row says.
-
-    Safe to run twice: an attempt first claims the delivery (clearing next_attempt_at
-    under a row lock), so a duplicate task finds nothing due and does nothing. A task
-    that starts a moment before its delivery is due waits for that moment.
-    """
+    """Make one attempt at a delivery; raise DeliveryFailed if it fails, for the policy to
+    retry. Safe to run twice: the attempt claims the row first (under a lock, clearing
+    next_attempt_at), so a duplicate task finds nothing due."""
     wait_until_due(delivery_id)
     with transaction.atomic():
         delivery = (
@@ -105,12 +98,10 @@ def deliver_webhook(context: TaskContext, delivery_id: int) -> str:
         )
         delivery.refresh_from_db(fields=["attempts", "last_attempt_at", "next_attempt_at"])
 
-    # The request happens outside any transaction: no row stays locked while a slow
-    # receiver takes its time (at most WEBHOOKS_DELIVERY_TIMEOUT).
+    # Outside any transaction: no row stays locked while a slow receiver takes its time.
     attempt = attempts.send(delivery)
     with transaction.atomic():
-        # The member may have deleted the endpoint, and its deliveries with it, while the
-        # request was out: then there is nothing left to record, and nothing was lost.
+        # The member may have deleted the endpoint, and its deliveries, meanwhile.
         if not Delivery.objects.select_for_update().filter(pk=delivery.pk).exists():
             return "skipped: deleted during the attempt"
         outcome = attempts.record(delivery, attempt)
@@ -125,31 +116,23 @@ def deliver_webhook(context: TaskContext, delivery_id: int) -> str:
 
 
 def in_flight_grace() -> timedelta:
-    """How long after its deadline an attempt still in flight has no worker any more: a
-    live worker records the outcome moments after the deadline, and a dead one has been
-    dead for WORKER_DEAD_AFTER_SECONDS by then (a minute in production)."""
+    """How long past its deadline an attempt still in flight has lost its worker (a live
+    one records the outcome moments after): WORKER_DEAD_AFTER_SECONDS."""
     return timedelta(seconds=settings.WORKER_DEAD_AFTER_SECONDS)
 
 
 def sweep_grace() -> timedelta:
-    """How late a due delivery is when it has lost its task (or waits behind a long queue,
-    where one more task does no harm): twice as long as recovering a dead worker's task
-    takes (two minutes in production). Also how long the sweep leaves a delivery alone
-    once it requeued it."""
+    """How late a due delivery is when it has lost its task (or waits behind a long queue),
+    and how long the sweep leaves one it requeued: twice WORKER_DEAD_AFTER_SECONDS."""
     return 2 * timedelta(seconds=settings.WORKER_DEAD_AFTER_SECONDS)
 
 
 @cron("* * * * *")
 @task(queue_name="webhooks")
 def sweep_deliveries() -> str:
-    """Put back on the queue every pending delivery that has lost its task.
-
-    Two ways a delivery loses its task: the worker died during an attempt (the attempt
-    stays "in flight", with no next_attempt_at, long past its deadline), or a due retry's
-    task is gone (never enqueued because the process stopped first, or lost by the
-    engine). The first counts as a failed attempt and is rescheduled on the retry
-    schedule; the second is enqueued again at once.
-    """
+    """Put back on the queue every pending delivery that has lost its task: an attempt
+    whose worker died counts as failed and is rescheduled; a delivery long due is
+    enqueued again at once."""
     longest_attempt = timedelta(seconds=settings.WEBHOOKS_DELIVERY_TIMEOUT) + in_flight_grace()
     dead = Q(next_attempt_at__isnull=True, last_attempt_at__lt=Now() - longest_attempt)
     late = Q(next_attempt_at__lte=timezone.now() - sweep_grace())
@@ -184,14 +167,8 @@ def sweep_deliveries() -> str:
 @cron("43 * * * *")
 @task(queue_name="default")
 def prune_deliveries() -> str:
-    """Delete deliveries that finished more than WEBHOOKS_DELIVERY_RETENTION_DAYS ago.
-
-    Every event makes a row per endpoint, and an endpoint's page shows only its latest
-    50: without this each endpoint's history grows for as long as the site runs. Pending
-    ones stay, however old, since they are still being delivered. Age counts from the
-    last attempt, so a delivery sent again by hand long after its event stays as long
-    as any other. Hourly, so each run deletes about an hour's worth.
-    """
+    """Delete finished deliveries whose last attempt (or creation, if none) is more than
+    WEBHOOKS_DELIVERY_RETENTION_DAYS old."""
     cutoff = timezone.now() - timedelta(days=settings.WEBHOOKS_DELIVERY_RETENTION_DAYS)
     finished = Delivery.objects.filter(
         Q(last_attempt_at__lt=cutoff) | Q(last_attempt_at__isnull=True, created_at__lt=cutoff)

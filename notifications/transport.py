@@ -1,9 +1,6 @@
-"""One webhook HTTP request, sent to an address ssrf.resolve() has just approved.
+"""One webhook HTTP request, sent to the address ssrf.resolve() has just approved.
 
-Standard library only, because the lesson is in the details a general HTTP client hides:
-connect to the checked IP address (not the name, which could resolve differently a
-second time), still send the right Host header and TLS server name, never follow
-redirects, keep one deadline for the whole request, and read only the start of the answer.
+Standard library only: the lesson is in what a general HTTP client hides (docs/webhooks.md).
 """
 
 import contextlib
@@ -34,16 +31,9 @@ class Response:
 
 
 class Deadline:
-    """One wall-clock budget for everything a request does, enforced by a watchdog.
-
-    A socket time-out bounds each read or write on its own, and every call gets a fresh
-    allowance: a receiver that sends a byte a second, an endless stream of "100 Continue"
-    or a chunk-size line that never ends would hold the worker for ever. So a timer shuts
-    the socket down when the budget is spent, which ends whatever call is blocked on it
-    (TLS handshake, send, read) with an error or an end-of-file; post() then reports
-    a TimeoutError. Resolving and connecting, which happen before there is a socket to
-    shut, are given what is left of the budget as their own time-out.
-    """
+    """One wall-clock budget for everything a request does: when it is spent, a timer shuts
+    the socket down, ending whatever call is blocked on it (socket time-outs restart with
+    every call). Resolving and connecting get what is left as their own time-out."""
 
     def __init__(self, seconds: float):
         self.seconds = seconds

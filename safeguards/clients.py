@@ -12,13 +12,8 @@ logger = logging.getLogger(__name__)
 def client_address(request) -> str:
     """Who is asking, for per-client limits: the caller's IPv4 address, or its IPv6 /64.
 
-    Behind a platform router REMOTE_ADDR is the router, shared by everyone; the address
-    the nearest trusted proxy saw is the last-but-(n-1) entry of X-Forwarded-For.
-    Earlier entries are whatever the client chose to send, so they are never trusted,
-    and with no proxy configured (the default) the header is ignored altogether.
-
-    One IPv6 client is usually given a whole /64 and can pick a new address from it for
-    every request, so the /64 is the client.
+    With n = TRUSTED_PROXY_COUNT proxies, the n-th X-Forwarded-For entry from the end, the
+    one the outermost proxy wrote; entries before it are the client's to forge. With 0, REMOTE_ADDR.
     """
     remote = request.META.get("REMOTE_ADDR", "")
     parsed = None
@@ -46,11 +41,8 @@ def client_address(request) -> str:
 
 
 def ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address in an X-Forwarded-For entry or REMOTE_ADDR, port or not; None if none.
-
-    Some proxies write "192.0.2.1:5555" or "[2001:db8::1]:5555": a client's new source
-    port for each request must not make it a new client.
-    """
+    """The address in an X-Forwarded-For entry or REMOTE_ADDR, without the port some proxies
+    add ("[2001:db8::1]:5555"), so a new source port is no new client; None if none."""
     if text.startswith("["):
         text = text[1:].partition("]")[0]
     elif text.count(":") == 1:
@@ -62,12 +54,9 @@ def ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
 
 
 def warn_about_an_unconfigured_proxy(remote: str) -> None:
-    """Say so, once per process, when a private address forwards requests we don't trust.
-
-    With TRUSTED_PROXY_COUNT left at 0 behind a platform's router, every visitor is the
-    router: one client's share of logins (30 wrong passwords) stops everyone's. A client
-    on the internet can send X-Forwarded-For too, but not from a private address.
-    """
+    """Say so, once per process, when a private address forwards requests we don't trust:
+    a router in front while TRUSTED_PROXY_COUNT is 0 (a client on the internet can send
+    X-Forwarded-For too, but not from a private address)."""
     address = ip_address(remote)
     if address is not None and address.is_private:
         _warn_once()

@@ -4,8 +4,7 @@ from django.db import models
 class RateLimitCounter(models.Model):
     """Attempts counted for one rate-limit key in its current window (safeguards/ratelimit.py).
 
-    `key` is the limit's scope and a hash of what it counts (an address, a client), never
-    the value itself. Rows whose window is over are pruned hourly.
+    `key` is a scope and a hash of what it counts, never the value; old windows go hourly.
     """
 
     key = models.CharField(max_length=100, primary_key=True)

@@ -1,12 +1,6 @@
-"""Fixed-window rate limits, counted atomically in the database every web process shares.
-
-One statement both counts an attempt and reads the new count:
-
-    INSERT ... ON CONFLICT (key) DO UPDATE SET count = count + 1 ... RETURNING count
-
-so twenty requests racing against a limit of three get the counts 1 to 20, and exactly
-three of them pass. A read-then-write through the cache (get, add one, set) lets all
-twenty read the same count. SQLite (3.35+) and PostgreSQL both run this statement.
+"""Fixed-window rate limits, counted in the database every web process shares by one upsert
+with RETURNING: racing requests never read the same count, as they would with a cache
+get-then-set (docs/accounts.md). Needs SQLite 3.35+ or PostgreSQL.
 """
 
 import hashlib
@@ -20,8 +14,7 @@ from .models import RateLimitCounter
 def allow(scope: str, key: str, limit: int, window_seconds: int) -> bool:
     """Count one attempt for `key`; return False once it has had `limit` in this window.
 
-    The window starts at the first attempt and lasts `window_seconds`; after it the count
-    starts again from one. Refused attempts count too, so hammering doesn't reset anything.
+    The window lasts `window_seconds` from its first attempt. Refused attempts count too.
     """
     now = time.time()
     table = connection.ops.quote_name(RateLimitCounter._meta.db_table)

@@ -1,9 +1,6 @@
-"""Logs without the secrets some of this site's URLs carry.
-
-A confirmation link and a password reset link hold their token in the path, and the
-page they open is the Referer of whatever it loads next. Anyone who can read the logs
-could otherwise use a reset link within its hour. Both logs that name paths go through
-here: gunicorn's access log, and Django's own (a refused link logs "Bad Request: path").
+"""Logs without the tokens that confirmation and reset links carry in their path (and, as
+the Referer, in whatever their page loads next). Both logs that name paths use it:
+gunicorn's access log, and Django's (a refused link logs "Bad Request: path").
 """
 
 import logging

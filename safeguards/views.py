@@ -20,11 +20,8 @@ CSP_REPORT_MAX_VIOLATIONS = 5
 
 
 def _violations(payload):
-    """The violation dicts in a report, in either format browsers send, or None if malformed.
-
-    `report-uri` sends {"csp-report": {...}}; the Reporting API sends a list of
-    {"type": "csp-violation", "body": {...}}.
-    """
+    """The violation dicts of a report, from `report-uri` ({"csp-report": {...}}) or the
+    Reporting API ([{"type": "csp-violation", "body": {...}}, ...]); None if malformed."""
     if isinstance(payload, dict) and isinstance(payload.get("csp-report"), dict):
         return [payload["csp-report"]]
     if isinstance(payload, list) and payload:
@@ -35,19 +32,16 @@ def _violations(payload):
 
 
 def _escaped(value, limit=300) -> str:
-    """A report value as one quoted, printable, bounded token for the log line.
-
-    Everything in a report is chosen by whoever sent it. JSON string escaping (ASCII
-    only) turns newlines, control characters and Unicode line separators into visible
-    escapes, and the quotes keep a value from posing as another key=value field.
-    """
+    """A report value as one quoted, printable, bounded token for the log line: ASCII JSON
+    escaping shows a sender's line breaks and control characters, and the quotes keep a
+    value from posing as another key=value field."""
     text = value if isinstance(value, str) else "" if value is None else str(value)
     if len(text) > limit:
         text = text[:limit] + "…"
     return json.dumps(text)
 
 
-@csrf_exempt  # Browsers post reports without a CSRF token; nothing here changes state.
+@csrf_exempt  # Browsers post reports without a CSRF token; nothing here acts for a user.
 @require_POST
 def csp_report(request):
     limits = settings.RATE_LIMITS["csp_report"]

@@ -1,8 +1,7 @@
 """Worker identity and liveness: a stable id, a per-process token, and a heartbeat thread.
 
-Liveness is judged on the database's clock only: each beat writes `seen_at = now()` as
-the database sees it, and recovery compares with the database's `now()` too, so hosts
-whose clocks disagree can't make a live worker look dead.
+Beats are written, and judged by recovery, on the database's clock only, so hosts whose
+clocks disagree can't make a live worker look dead.
 """
 
 import contextlib
@@ -26,20 +25,15 @@ LIVENESS_LOCK_CLASS = 0x77726B72
 
 
 def beat_interval() -> float:
-    """Seconds between a process's beats: six to WORKER_DEAD_AFTER_SECONDS (10 s of 60), so
-    a worker counts as dead only after missing several, and a test that shortens the one
-    shortens the other."""
+    """Six beats to WORKER_DEAD_AFTER_SECONDS, so a worker is dead only after missing
+    several, and a test that shortens the one shortens the other."""
     return settings.WORKER_DEAD_AFTER_SECONDS / 6
 
 
 def default_worker_id() -> str:
-    """`<host>:<slot>`, the same after a restart.
-
-    The slot is the platform's name for the process when it gives one (Heroku and Dokku
-    set DYNO=worker.1), else the process id (often 1 in a container, where the host name
-    is the container's). A worker that restarts under the same id looks for tasks its
-    dead predecessor left RUNNING.
-    """
+    """`<host>:<slot>`, the same after a restart, so a restarted worker finds what its
+    predecessor left RUNNING. The slot is DYNO (Heroku, Dokku: `worker.1`), else the
+    process id (often 1 in a container, whose host name is its own)."""
     slot = os.environ.get("DYNO") or str(os.getpid())
     return f"{socket.gethostname()}:{slot}"[-55:]
 
@@ -52,9 +46,8 @@ def new_process_id(worker_id: str) -> str:
 def holds_liveness_lock(process_id: str) -> bool | None:
     """Whether the process's liveness lock is held: None where the database has none.
 
-    The lock belongs to the heartbeat thread's database session, and PostgreSQL ends the
-    session when the process dies, however abruptly. A free lock proves the owner gone
-    without waiting for its heartbeat to go stale.
+    PostgreSQL frees it when the process dies, however abruptly: a free lock proves the
+    owner gone without waiting for its heartbeat to go stale.
     """
     if connection.vendor != "postgresql":
         return None

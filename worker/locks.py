@@ -1,12 +1,10 @@
 """The scheduler lock: one `manage.py runscheduler` acts at a time, however many are started.
 
-django-crontask locks through Redis when CRONTASK["REDIS_URL"] is set. This site has no
-Redis, so the lock is a PostgreSQL session-level advisory lock: the scheduler that takes
-it schedules, any other waits for it. The lock belongs to a database connection, so when
-its scheduler dies, however abruptly, PostgreSQL releases it and a waiting scheduler
-takes over. crontask calls extend() every few seconds; it checks that the lock is still
-held (the connection could have been cut), and if not it stops the scheduler, which
-then exits 1 so that the platform restarts it.
+A PostgreSQL session-level advisory lock, not crontask's Redis lock: every site has its
+database, and only the RQ engine needs a Redis. PostgreSQL releases it when its holder's
+connection ends, however the scheduler died, and a waiting scheduler takes over.
+crontask calls extend() every few seconds; if the lock is no longer held, it stops the
+scheduler, which then exits 1 so that the platform restarts it.
 """
 
 import time

@@ -4,16 +4,11 @@ from django.utils.module_loading import import_string
 
 
 class Heartbeat(models.Model):
-    """A running worker process, as it last reported itself.
+    """A worker process, as it last reported itself (heartbeat.py). A row older than
+    WORKER_DEAD_AFTER_SECONDS, on the database's clock, is a dead process.
 
-    Each process refreshes its row six times per WORKER_DEAD_AFTER_SECONDS from a
-    background thread (heartbeat.py), with the database's clock. A row older than
-    WORKER_DEAD_AFTER_SECONDS, on that same clock, means the process is gone (killed, out
-    of memory, machine lost), and the tasks it was running can be recovered.
-
-    `worker_id` is stable across restarts (`host:slot`), so a restarted worker can find
-    its predecessor; `process_id` adds a random token, so two processes that share a
-    worker id (containers on the host network are all `host:1`) never pass for each other.
+    `worker_id` (`host:slot`) is the same after a restart; `process_id` adds a random
+    token, so processes that share a worker id never pass for each other.
     """
 
     process_id = models.CharField(max_length=64, primary_key=True)
@@ -35,9 +30,7 @@ class Heartbeat(models.Model):
 class Retry(models.Model):
     """One link of a task's chain of attempts: the result that failed, and the one after it.
 
-    Neither engine can attach data to a task result, so a retry is a new task (a new result
-    id) and this table remembers where it came from: which attempt it is, and why the one
-    before failed. A page that knows the first result id follows the chain to the latest.
+    Neither engine can attach data to a result, so a retry is a new result, linked here.
     """
 
     result_id = models.CharField(max_length=64, primary_key=True)
@@ -54,12 +47,9 @@ class Retry(models.Model):
 
 
 class OutboxTask(models.Model):
-    """A task to enqueue, recorded in the transaction that asked for it.
+    """A task to enqueue, recorded in the transaction that asked for it (worker.outbox).
 
-    worker.outbox writes the row with the change the task is about, so both commit or
-    neither does, and then enqueues it: the request right after its commit, or the
-    `enqueue_outbox` job every minute for a row the request couldn't. A row whose
-    `enqueued_at` is set has been enqueued; `result_id` is that first attempt's result.
+    Once `enqueued_at` is set, `result_id` is its first attempt's result.
     """
 
     task_path = models.CharField(max_length=255)

@@ -1,12 +1,6 @@
-"""A transactional outbox: a task asked for in a transaction is enqueued once it commits,
-even if the task engine is down at that moment or the process dies right after.
-
-`enqueue_on_commit(task, *args, **kwargs)` records the task as an OutboxTask row in the
-current transaction, and enqueues it after commit. A row the request couldn't enqueue is
-enqueued by `drain()`, which the `enqueue_outbox` job runs every minute. Each enqueue
-locks its row and marks it in the same transaction, so two callers never both enqueue
-it; a process that dies after its enqueue and before that commit leaves the row to be
-enqueued again: at least once. docs/tasks.md says why.
+"""A transactional outbox: a task asked for in a transaction is enqueued, at least once,
+after it commits, even if the task engine is down then or the process dies right after.
+docs/tasks.md says how and why.
 """
 
 import logging
@@ -26,8 +20,7 @@ logger = logging.getLogger(__name__)
 
 # How long a row is left to the request that wrote it before the minute job enqueues it.
 GRACE = timedelta(seconds=30)
-# One run of the minute job enqueues for this long at most, so runs never pile up on the
-# queue, and reads the rows this many at a time.
+# One run of the minute job enqueues for this long at most, so runs never pile up.
 DRAIN_SECONDS = 45
 BATCH = 500
 
@@ -35,9 +28,8 @@ BATCH = 500
 def enqueue_on_commit(task, *args, **kwargs) -> OutboxTask:
     """Record `task(*args, **kwargs)` in the current transaction and enqueue it after commit.
 
-    A rolled-back transaction records and enqueues nothing. Arguments must be JSON. A
-    failed enqueue is logged, never raised: the minute job enqueues the row later.
-    """
+    Arguments must be JSON. A failed enqueue is logged, never raised: the minute job
+    enqueues the row later."""
     if task != import_string(task.module_path):
         raise ValueError(
             f"enqueue_on_commit() records {task.module_path} by its path, so it enqueues the "
@@ -49,12 +41,11 @@ def enqueue_on_commit(task, *args, **kwargs) -> OutboxTask:
 
 
 def enqueue(outbox_id: int) -> bool:
-    """Enqueue the row's task unless it is enqueued already or being enqueued now.
+    """Enqueue the row's task unless it is enqueued already or being enqueued now; return
+    whether this call did. Raises what the engine raised, leaving the row pending.
 
-    Returns whether this call enqueued it. The row is locked (a concurrent call skips
-    it) and marked in one transaction with the enqueue, so on the database engine the
-    task and the mark commit together. Raises what the engine raised; the row stays
-    pending.
+    The row is locked (a concurrent call skips it) and marked in one transaction with the
+    enqueue: on the database engine the task and the mark commit together.
     """
     with transaction.atomic():
         pending = OutboxTask.objects.select_for_update(skip_locked=True).filter(
@@ -80,13 +71,12 @@ def enqueue_or_log(outbox_id: int, task_path: str) -> bool:
 
 
 def drain(grace: timedelta = GRACE) -> int:
-    """Enqueue the rows recorded more than `grace` ago and not enqueued yet, oldest first,
-    for up to DRAIN_SECONDS: a backlog left by a long outage is the next runs' share.
+    """Enqueue the pending rows recorded more than `grace` ago, oldest first, for up to
+    DRAIN_SECONDS; return how many.
 
-    Returns how many this call enqueued. Stops at the first engine that can't be reached
-    (logged): it would refuse the rest too, each after a timeout. A row that fails for a
-    reason of its own (its task renamed or removed, say) is logged and passed over, so it
-    never holds up the mail behind it.
+    Stops at an unreachable engine: it would refuse the rest too, each after a timeout. A
+    row refused for a reason of its own (its task renamed) is recorded and passed over, so
+    it never holds up the mail behind it.
     """
     deadline = time.monotonic() + DRAIN_SECONDS
     pending = OutboxTask.objects.filter(
@@ -137,8 +127,7 @@ STALE = timedelta(minutes=5)
 
 def problems() -> list[str]:
     """Tasks left waiting in the outbox for an engine that doesn't answer, for
-    `manage.py worker_health`; empty when none. A row the engine refused for a reason of
-    its own is logged every minute instead: restarting a worker wouldn't help it."""
+    worker_health. Not rows the engine refused: restarting a worker wouldn't help them."""
     stale = OutboxTask.objects.filter(
         enqueued_at__isnull=True, last_error="", created_at__lt=timezone.now() - STALE
     ).count()
@@ -152,9 +141,8 @@ def problems() -> list[str]:
 
 
 def prune(cutoff) -> int:
-    """Delete the rows enqueued before `cutoff`, and those the engine refused for a reason
-    of their own and recorded before it; return how many. Rows waiting for an engine
-    that is down stay, however old."""
+    """Delete the rows enqueued before `cutoff`, and those recorded before it that the engine
+    refused; return how many. Rows waiting for an engine that is down stay, however old."""
     enqueued = Q(enqueued_at__lt=cutoff)
     refused = Q(enqueued_at__isnull=True, created_at__lt=cutoff) & ~Q(last_error="")
     deleted, _ = OutboxTask.objects.filter(enqueued | refused).delete()

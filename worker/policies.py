@@ -1,28 +1,18 @@
-"""What a task declares about itself that django.tasks has no place for yet.
+"""`@policy`: what a task declares about itself that django.tasks has no place for yet.
 
-A policy is declared beside the task it governs, under its @task decorator, so renaming
-or moving the task can't silently drop it:
-
-    @task(queue_name="email")
-    @policy(rerun_after_worker_died=True, max_attempts=5, backoff=smtp_backoff)
-    def send_confirmation_email(user_id: int) -> str: ...
-
-`max_attempts` and `backoff(exception, task_result) -> seconds | None` follow the retry
-API proposed for Django itself (django/new-features#142), so moving to Django's own is a
-rename. Nothing here imports an engine: task modules may import it.
+Put it under `@task`. It imports no engine, so task modules may import it. Its retry
+arguments follow Django's proposed API (django/new-features#142); docs/tasks.md says more.
 """
 
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-# Each wait before a retry is stretched or shrunk by up to this fraction, so that tasks
-# which failed together (a provider's outage) don't all come back in the same second.
+# A retry's wait, give or take this fraction: tasks that failed together come back apart.
 JITTER = 0.2
 
 
 def jittered(seconds: float) -> float:
-    """`seconds`, give or take JITTER of it."""
     return seconds * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311  Not a secret.
 
 

@@ -1,19 +1,9 @@
-"""Recovering tasks whose worker died in the middle of them.
+"""Recovering the database engine's tasks whose worker died in the middle of them.
 
-A worker marks a task RUNNING when it starts and SUCCESSFUL or FAILED when it ends. A
-worker killed with SIGKILL, by the out-of-memory killer or with its machine never writes
-the end, so without help the task would stay RUNNING forever. A RUNNING task is orphaned
-when the process that claimed it (the last entry of `worker_ids`, a process id) is dead:
-its heartbeat is older than WORKER_DEAD_AFTER_SECONDS on the database's clock, or gone.
-Recovery marks it FAILED and applies the task's policy (worker/policies.py):
-
-- a task declared `@policy(rerun_after_worker_died=True)` is idempotent, and is enqueued
-  again with the same arguments;
-- any other task is only marked failed. Webhook deliveries don't declare it: their own
-  sweep (notifications.tasks.sweep_deliveries) counts the lost attempt and reschedules
-  the delivery on its retry schedule.
-
-Together this gives at-least-once execution: a task may run twice, never zero times.
+A RUNNING task is orphaned when the process that claimed it (the last of `worker_ids`)
+has no live heartbeat. Recovery marks it FAILED and, if it declared
+`@policy(rerun_after_worker_died=True)`, enqueues it again: at least once
+(docs/workers.md).
 """
 
 import logging
@@ -62,13 +52,8 @@ def orphaned_task_ids() -> list:
 
 
 def predecessors_task_ids(worker_id: str, process_id: str) -> list:
-    """RUNNING tasks of earlier processes with this worker id that are provably gone.
-
-    A restarted worker need not wait for its predecessor's heartbeat to go stale when
-    PostgreSQL shows that process's liveness lock free. A process with the same worker
-    id that is still alive (its heartbeat fresh and, on PostgreSQL, its lock held) is
-    left alone, whatever the id says.
-    """
+    """RUNNING tasks of earlier processes with this worker id that are provably gone: a
+    stale heartbeat, or (PostgreSQL) a free liveness lock. A live one is left alone."""
     live = set(live_heartbeats().values_list("process_id", flat=True))
     orphans = []
     for owner, pks in running_by_process().items():

@@ -1,21 +1,8 @@
-"""Retries for transient failures, on every engine, by the task's own policy.
+"""Retries by the task's own `@policy(max_attempts=..., backoff=...)`, on both task engines.
 
-A task declares `@policy(max_attempts=..., backoff=...)` (worker/policies.py). When one of
-its runs fails, `retry_failed_task` (connected to the task_finished signal of Django and of
-the django-tasks backport, which the RQ backend sends) asks `backoff(exception,
-task_result)` how long to wait, and enqueues the task again with `run_after` that much
-later. A retry is a new task result; the Retry table links each failed result to the
-next, with the attempt number and the reason, so `attempt_number()` and `latest_id()`
-work the same on every engine, and survive the pruning of task results.
-
-The exception itself is not on the task result (only its class path and traceback text),
-and a backoff needs it (an SMTP reply code, say). Every engine sends task_finished from
-inside the `except` block that caught it, so `sys.exception()` is that exception.
-
-The bookkeeping needs the database and the task engine, and either may be what the task
-failed on: it waits for them (PATIENCE_SECONDS), and an outage longer than that leaves
-the task FAILED with `event=retry_lost` logged. ImmediateBackend (tests) can't defer a
-task, so nothing is retried there.
+A failed run is enqueued again `backoff(exception, task_result)` seconds later, as a new
+result; the Retry table links each failed result to the next. The bookkeeping waits out
+an outage of the database or the engine for PATIENCE_SECONDS. docs/engines.md says more.
 """
 
 import logging
@@ -94,10 +81,8 @@ def enqueue_next(
     """Enqueue the next attempt of `task` after `previous_id`, and link the two; None if
     an attempt after `previous_id` exists already (a failure reported twice).
 
-    Each step waits out an unreachable database or engine (`patiently`, until `deadline`
-    or for PATIENCE_SECONDS in all), so the attempt is enqueued once even when its link
-    has to wait. Inside a transaction (the database engine's failure, a recovery) both
-    commit with it, or neither does.
+    Each step waits out an outage until `deadline`, so the attempt is enqueued once even
+    when its link has to wait. Inside a transaction both commit with it, or neither does.
     """
     deadline = deadline or time.monotonic() + PATIENCE_SECONDS
     if patiently(lambda: Retry.objects.filter(result_id=previous_id).exists(), deadline):
@@ -159,6 +144,8 @@ def patiently(action, deadline: float):
 def retry_failed_task(sender, task_result, **kwargs):
     if task_result.status != TaskResultStatus.FAILED:
         return
+    # The result holds only the traceback, and a backoff needs the exception: every engine
+    # sends task_finished inside the `except` that caught it.
     exception = sys.exception()
     policy = policy_for(task_result.task)
     if exception is None or policy.max_attempts == 1:

@@ -1,8 +1,4 @@
-"""Settings shared by every environment.
-
-Each environment module (dev.py, test.py, prod.py) imports this one and changes only
-what differs: the database, where mail goes, and which Tasks backend runs the tasks.
-"""
+"""Settings every environment shares; the other modules here change only what differs."""
 
 import os
 from pathlib import Path
@@ -66,13 +62,11 @@ TEMPLATES = [
     },
 ]
 
-# Form templates are looked up in templates/ too: templates/django/forms/field.html
-# renders labels without Django's trailing colon.
+# Form templates come from templates/ too: django/forms/field.html drops the label's colon.
 FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
-# Databases come from each environment module. Where SQLite is shared by web and worker
-# processes (development, browser tests), it waits for locks rather than failing, and
-# WAL lets the site read while the worker writes.
+# For SQLite shared by web and worker processes (dev.py, e2e.py): wait for locks rather than
+# fail, and let pages read while the worker writes (WAL).
 sqlite_shared_options = {
     "timeout": 20,
     "transaction_mode": "IMMEDIATE",
@@ -80,9 +74,7 @@ sqlite_shared_options = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# One cache every web process shares; the database cache needs nothing beyond the
-# database (`manage.py createcachetable`). Rate limits don't use it: they need atomic
-# counters, which safeguards/ratelimit.py keeps in a table of its own.
+# Needs only `manage.py createcachetable`. Rate limits keep their own counters (docs/accounts.md).
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
@@ -91,14 +83,8 @@ CACHES = {
 }
 
 AUTH_USER_MODEL = "accounts.User"
-# Argon2id first: new and changed passwords get it. PBKDF2 (Django's default) stays so
-# that hashes made before still verify; Django re-hashes them, and Argon2id hashes made
-# at another cost, with Argon2id at the member's next login. Argon2id makes GPU
-# cracking expensive through memory, and at OWASP's minimum cost takes a fifteenth of
-# PBKDF2's CPU (docs/web.md).
-# These are Django's hashers taking turns (accounts/hashers.py): a web process runs at
-# most PASSWORD_HASHING_CONCURRENCY hashes at once, so a crowd of logins can't starve
-# its other threads of CPU.
+# Argon2id hashes new passwords; older hashes still verify and are re-made at the next login.
+# Django's hashers, taking turns so a crowd of logins can't starve other requests (docs/web.md).
 PASSWORD_HASHERS = [
     "accounts.hashers.Argon2PasswordHasher",
     "accounts.hashers.PBKDF2PasswordHasher",
@@ -106,14 +92,10 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
-# Two hashes at once per process: a burst seldom splits evenly between processes, and
-# with two turns the process that got most of it hashes on both cores (docs/web.md).
+# Password hashes at once, per web process (docs/web.md).
 PASSWORD_HASHING_CONCURRENCY = 2
-# A request waiting for its turn holds one of the WEB_THREADS threads of its web process
-# (config/gunicorn.py reads the same variable). At most PASSWORD_HASHING_LINE of them
-# hash or wait at once, so 2 threads are always left for every other page; past that, or
-# after waiting PASSWORD_HASHING_TIMEOUT seconds (accounts/hashers.py), the visitor gets
-# "busy, try again".
+# Requests hashing or waiting to, per process: all but 2 of gunicorn's WEB_THREADS, which stay
+# free for other pages. Past it, the visitor gets "busy, try again" (docs/web.md).
 PASSWORD_HASHING_LINE = max(1, int(os.environ.get("WEB_THREADS", "32")) - 2)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -134,12 +116,8 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 
-# Tasks. Each process type runs `manage.py runworker <type>` (see Procfile) and serves
-# its queues in the order listed: a worker with a confirmation email and a burst of
-# search updates waiting takes the email first, with no priorities (which the RQ engine
-# can't honour). Webhook deliveries wait on other
-# people's servers, so they get their own process type with many threads, and mail
-# never queues behind a slow receiver. See docs/workers.md for sizing.
+# `manage.py runworker <type>` serves its queues in the order listed (email first). Webhooks
+# wait on other people's servers, so mail never queues behind them (docs/workers.md).
 WORKER_PROCESSES = {
     "worker": {"queues": ["email", "default", "search"], "threads": 3},
     "webhooks": {"queues": ["webhooks"], "threads": 25},
@@ -168,28 +146,22 @@ def task_engine(engine: str, redis_url: str | None) -> tuple[dict, dict, list[st
 
 
 def rq_queues(redis_url: str) -> dict:
-    """RQ_QUEUES for the RQ engine: every queue on `redis_url`, with the queue class that
-    takes jobs crash-safely and never runs one early (worker/engines/rq.py)."""
+    """RQ_QUEUES: every queue on `redis_url`, with the crash-safe queue of worker/engines/rq.py."""
     return {
         queue: {"URL": redis_url, "QUEUE_CLASS": "worker.engines.rq.Queue"} for queue in task_queues
     }
 
 
-# RQ has no threads: on the RQ engine a process type's `threads` become worker processes,
-# each a whole Django process (tens of MB). At most this many run per `runworker`; for more
-# concurrency on RQ, run more processes of the type (docs/engines.md).
+# RQ has no threads: a type's `threads` become whole Django processes, at most this many per
+# `runworker`. On RQ, scale by running more processes (docs/engines.md).
 RQ_MAX_PROCESSES_PER_WORKER = 4
 
 
-# The database engine's workers (worker/engines/database.py). Each process writes a
-# heartbeat six times in this long, on the database's clock (worker/heartbeat.py); one
-# silent for this long is dead, and the recovery job (every minute) fails its RUNNING tasks
-# and re-runs those whose policy says they are safe to run twice (worker/policies.py).
+# A worker silent this long is dead, and its running tasks are recovered (docs/workers.md).
 WORKER_DEAD_AFTER_SECONDS = 60
 # An idle worker looks for new tasks this often.
 WORKER_POLL_SECONDS = 0.1
-# `manage.py worker_health` fails when a task has run longer than this, or a ready task
-# has waited longer than that.
+# `manage.py worker_health` fails when a task runs, or a ready task waits, longer than these.
 WORKER_STUCK_AFTER_SECONDS = 5 * 60
 WORKER_MAX_QUEUE_WAIT_SECONDS = 5 * 60
 # Finished task results are an execution log, pruned hourly once older than this.
@@ -202,17 +174,12 @@ DEFAULT_FROM_EMAIL = "Tasks Demo <noreply@example.com>"
 # Password-reset links expire after this many seconds (and work once).
 PASSWORD_RESET_TIMEOUT = 60 * 60
 
-# Rate limits, keyed by what they limit, counted atomically in the database
-# (safeguards/ratelimit.py). Each window starts at the first attempt; pages word the
-# windows from these values.
+# Every rate limit; a window starts at the first attempt (safeguards/ratelimit.py) and pages
+# word it from these values. docs/accounts.md and docs/webhooks.md say what each one counts.
 RATE_LIMITS = {
-    # Confirmation emails: per_address per address (signup and /accounts/resend/
-    # together); /accounts/resend/ answers per_client requests per client.
+    # per_address counts mails from signup and /accounts/resend/ together.
     "resend": {"per_address": 3, "per_client": 10, "window_seconds": 60 * 60},
-    # Password guesses (site login, /admin/ login, the confirmation page), counted before
-    # any hash. Throttled, never locked: a stranger's guesses use up their own share of an
-    # account, and a browser that logged in to it before gets a share of its own
-    # (accounts/devices.py). A password reset lifts the account-wide cap.
+    # Password guesses, counted before any hash. Throttled, never locked (docs/accounts.md).
     "login": {
         "per_client": 30,
         "per_account_and_client": 10,
@@ -221,27 +188,20 @@ RATE_LIMITS = {
         "window_seconds": 15 * 60,
     },
     "signup": {"per_client": 10, "window_seconds": 60 * 60},
-    # Each profile save is an event delivered to the member's webhooks.
     "profile_save": {"per_member": 30, "window_seconds": 60 * 60},
     "password_reset": {"per_address": 3, "per_client": 10, "window_seconds": 60 * 60},
-    # Deliveries a member starts by hand: test events and redeliveries together.
+    # Test events and redeliveries a member starts by hand.
     "webhook_manual_send": {"count": 10, "window_seconds": 10 * 60},
-    # Endpoint URLs a member has checked, each a DNS lookup while the request waits.
     "webhook_url_check": {"count": 20, "window_seconds": 10 * 60},
-    # Reports to /csp-report/.
     "csp_report": {"per_client": 30, "window_seconds": 60},
 }
 
-# How many proxies (load balancer, platform router) sit in front of the web process and
-# append to X-Forwarded-For. 0 means clients connect directly and REMOTE_ADDR is theirs.
+# Proxies in front that append to X-Forwarded-For; 0: REMOTE_ADDR is the client (docs/accounts.md).
 TRUSTED_PROXY_COUNT = 0
 
-# Webhooks may only be sent to public internet addresses (see notifications/ssrf.py).
-# Development turns this on so a receiver on localhost works; production never should.
+# True lets webhooks reach private addresses (notifications/ssrf.py): never in production.
 WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = False
-# One deadline, in seconds, for everything a delivery attempt does: resolving the name,
-# connecting, TLS, sending and reading the answer. A receiver can hold a worker thread
-# no longer than this, however slowly it answers.
+# Seconds a whole delivery attempt may take, DNS lookup to last byte (docs/webhooks.md).
 WEBHOOKS_DELIVERY_TIMEOUT = 10
 # A finished delivery (a line in its endpoint's log) is deleted once this old, hourly.
 WEBHOOKS_DELIVERY_RETENTION_DAYS = 30
@@ -281,8 +241,8 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        # Their start and finish lines say less than worker/signals.py's; their failures
-        # (ERROR, with the traceback) stay. django_tasks is the backport, which RQ uses.
+        # worker/signals.py logs each task; Django's task loggers (and the backport's, which
+        # RQ uses) keep only their warnings and errors.
         "django.tasks": {"level": "WARNING"},
         "django_tasks": {"level": "WARNING"},
         "django_tasks_db": {"level": "INFO"},

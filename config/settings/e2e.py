@@ -1,9 +1,6 @@
 """Real processes (gunicorn, runworker, runscheduler) started by tests against a throwaway database.
 
-Production's shape without production's fences: the engine TASKS_ENGINE names (the
-database by default, or RQ on REDIS_URL), DATABASE_URL (a PostgreSQL database, or a
-SQLite file the test made), and mail written to files in E2E_MAIL_DIR so a test can
-read what was sent.
+Production's shape without its fences; engine, database and mail follow the test's environment.
 """
 
 import os
@@ -32,8 +29,7 @@ TASKS, RQ_QUEUES, engine_apps = task_engine(
 )
 INSTALLED_APPS = [*INSTALLED_APPS, *engine_apps]
 
-# Mail goes over SMTP to 127.0.0.1:E2E_SMTP_PORT when a test runs a server there, else
-# to files in E2E_MAIL_DIR.
+# Mail goes to the test's SMTP server on E2E_SMTP_PORT if it runs one, else to E2E_MAIL_DIR.
 if smtp_port := os.environ.get("E2E_SMTP_PORT"):
     MAILERS = {
         "default": {
@@ -61,11 +57,9 @@ STORAGES = {
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 # Receivers in tests listen on 127.0.0.1.
 WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
-# Tests of crash recovery can't wait a minute for a heartbeat to go stale (workers beat
-# six times in this long).
+# Tests of crash recovery can't wait a minute for a heartbeat to go stale.
 WORKER_DEAD_AFTER_SECONDS = float(os.environ.get("WORKER_DEAD_AFTER_SECONDS", "3"))
-# The webhook sweep counts an attempt as cut off this long after it began (plus its
-# grace): a chaos run that kills webhooks workers waits for that.
+# How long (plus grace) before the sweep counts an attempt cut off; chaos runs wait for it.
 WEBHOOKS_DELIVERY_TIMEOUT = float(
     os.environ.get("WEBHOOKS_DELIVERY_TIMEOUT", str(WEBHOOKS_DELIVERY_TIMEOUT))
 )

@@ -28,9 +28,7 @@ def flag(name: str, default: bool) -> bool:
 
 DEBUG = False
 SECRET_KEY = required("SECRET_KEY")
-# Everything signed here (sessions, known-device cookies, confirmation links) is only as
-# strong as the key. Refuse a short one, which .env.example's placeholder is, rather
-# than leave it to a `check --deploy` nobody runs.
+# Refuse a weak key, such as .env.example's placeholder, at start-up (docs/production.md).
 if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
     raise ImproperlyConfigured(
         "SECRET_KEY is too weak for production: use 50 or more random characters, e.g. "
@@ -48,9 +46,7 @@ DATABASES = {
     )
 }
 
-# The engine that stores and runs tasks; the Procfile's `runworker` lines run whichever
-# is configured. "database": rows in PostgreSQL (django-tasks-db). "rq": Redis at
-# REDIS_URL (django-tasks-rq), for a site that outgrows the database queue (docs/engines.md).
+# TASKS_ENGINE: "database" (PostgreSQL, the default) or "rq" (Redis at REDIS_URL; docs/engines.md).
 TASKS, RQ_QUEUES, engine_apps = task_engine(
     os.environ.get("TASKS_ENGINE", "database").strip(), os.environ.get("REDIS_URL", "").strip()
 )
@@ -74,13 +70,11 @@ MAILERS = {
 }
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", DEFAULT_FROM_EMAIL)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-# 0 unless the platform says otherwise: with no proxy in front, X-Forwarded-For is
-# whatever the client wrote, and trusting it would let anyone dodge per-client limits.
+# 0 by default: with no proxy in front, X-Forwarded-For is the client's own (docs/accounts.md).
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 if TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured("TRUSTED_PROXY_COUNT counts proxies: 0 or more.")
-# Links in emails are built from SITE_URL. Without it the first allowed host serves, unless
-# that is a pattern ("*", ".example.com"), which is no address to send anyone to.
+# Mail links need an address: the first allowed host serves, unless it is a pattern.
 if "SITE_URL" not in os.environ and ("*" in ALLOWED_HOSTS[0] or ALLOWED_HOSTS[0][0] == "."):
     required("SITE_URL")  # Stops start-up, naming the variable.
 SITE_URL = os.environ.get("SITE_URL", f"https://{ALLOWED_HOSTS[0]}").rstrip("/")
@@ -90,8 +84,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# HTTPS. Platforms that terminate TLS in a proxy set X-Forwarded-Proto; turn
-# SECURE_PROXY_SSL_HEADER off only if nothing in front of the app sets that header.
+# For a TLS proxy that sets X-Forwarded-Proto; turn off where none does (docs/production.md).
 if flag("SECURE_PROXY_SSL_HEADER", True):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = flag("SECURE_SSL_REDIRECT", True)

@@ -1,24 +1,14 @@
-"""The seam between `manage.py runworker` and the engine that stores the tasks.
+"""The seam between the worker commands and the engine that stores the tasks.
 
-Each engine module runs the configured backend's workers and reports on their health:
+Each engine module provides:
 
-    run_worker(*, queues: list[str], threads: int, worker_id: str) -> None
-        Blocks. Serves `queues` in the order listed, with up to `threads` tasks in
-        flight. On SIGTERM or SIGINT it stops claiming, lets the tasks in flight finish,
-        and returns.
-    problems(queues: list[str] | None = None) -> list[str]
-        What is wrong with the engine (unreachable, tasks stuck or waiting too long), for
-        `manage.py worker_health` and /healthz; empty when healthy.
-    live_workers_here(queues: list[str] | None = None) -> int
-        How many workers (serving `queues`) are alive on this host, for worker_health.
-    recover_dead_tasks() -> int
-        Fail, and re-run where the task's policy allows, the tasks of workers that died;
-        how many. For the minute job of the same name.
-    prune_results() -> None
-        Delete finished task results older than TASK_RESULT_RETENTION_DAYS, for the
-        hourly job prune_task_results.
-
-Only worker/ imports an engine's library (django_tasks_db, django_tasks_rq, rq).
+- `run_worker(*, queues, threads, worker_id, batch=False)`: serves `queues` in the order
+  listed, up to `threads` tasks at once. On SIGTERM or SIGINT it stops claiming, lets the
+  tasks in flight finish and returns; with `batch`, it returns once nothing is ready.
+- `problems(queues=None)`: what is wrong (unreachable, tasks stuck or late); [] if healthy.
+- `live_workers_here(queues=None)`: how many live workers (serving `queues`) this host has.
+- `recover_dead_tasks()`: fails, and re-runs where the policy allows, dead workers' tasks.
+- `prune_results()`: deletes results older than TASK_RESULT_RETENTION_DAYS.
 """
 
 from importlib import import_module

@@ -1,31 +1,9 @@
 """The RQ engine (django-tasks-rq): tasks are jobs in Redis, run by RQ workers.
 
-What this module adds to RQ, and why:
-
-- The job class is django-tasks-rq's `Job`, which runs a `django.tasks` task and sends
-  the task signals; RQ's own would fail every task.
-- At least once, for real. RQ takes a job crash-safely (BLMOVE into an "intermediate"
-  list, then into the StartedJobRegistry) only for a worker of one queue; for several it
-  pops it (BLPOP), so a worker killed between taking and starting a job lost it. `Queue`
-  takes every job the crash-safe way, the queues in order, and a job left in the
-  intermediate list by a dead worker goes back on its queue (RQ's own cleanup would
-  mark it failed, never run). Every process a worker forks (its scheduler, its work
-  horse, a pool's workers) is stopped when the worker dies, so none keeps a dead
-  worker's Redis connection, and its lock, alive.
-- Each worker runs RQ's scheduler too (one acts at a time, by RQ's own lock), so tasks
-  enqueued with `run_after` (retries) come due. RQ keeps a job's time in whole seconds;
-  `Queue` rounds it up, so a job never runs before its `run_after`.
-- A worker that dies mid-task: RQ notices two ways. A killed work horse (the forked child
-  that runs the job: out of memory, SIGKILL) is seen at once by its worker; a whole worker
-  that vanishes leaves its job in the StartedJobRegistry, and another worker's
-  maintenance finds it once the job's heartbeat expires. Either way RQ marks the job
-  failed, and `rerun_after_worker_died` below enqueues it again if the task's policy says
-  it is safe to run twice. The heartbeat and the maintenance follow the site's timings
-  (six beats to WORKER_DEAD_AFTER_SECONDS: `beat_interval()`), so a dead worker's email
-  goes out again within about twice WORKER_DEAD_AFTER_SECONDS, as on the database engine.
-- Concurrency: RQ has no threaded worker. `threads` > 1 runs RQ's WorkerPool: that many
-  worker processes, at most RQ_MAX_PROCESSES_PER_WORKER (each is a whole Django process),
-  each forking a work horse per job.
+What this adds to RQ, and why, is in docs/engines.md: jobs taken crash-safely from several
+queues in order (`Queue`, `TakenJobs`), no forked process outliving its worker, `run_after`
+rounded up, a dead worker's task re-run by its policy, and RQ's heartbeat and maintenance
+timed from WORKER_DEAD_AFTER_SECONDS.
 """
 
 import contextlib
@@ -60,9 +38,7 @@ logger = logging.getLogger(__name__)
 
 class Queue(DjangoRQ):
     """django-rq's queue, taking jobs crash-safely from any number of queues in order.
-
-    Settings name it for every queue (`rq_queues()` in config/settings/base.py).
-    """
+    `rq_queues()` in config/settings/base.py names it for every queue."""
 
     @classmethod
     def dequeue_any(
@@ -111,8 +87,7 @@ class Queue(DjangoRQ):
         return super().create_job(*args, **kwargs)
 
     def schedule_job(self, job, datetime, **kwargs):
-        # RQ stores whole seconds and enqueues a job once its second has begun: rounded
-        # down, a retry due at 12.5 s would run at 12 s, before it is due.
+        # RQ keeps whole seconds and runs a job once its second begins: round up, never early.
         if datetime.microsecond:
             datetime = datetime.replace(microsecond=0) + timedelta(seconds=1)
         return super().schedule_job(job, datetime, **kwargs)
@@ -183,10 +158,8 @@ def stop_with_parent(prctl, parent_pid: int) -> None:
 
 
 def stop_children_with_worker() -> None:
-    """Every process forked from here on stops when its parent dies: a scheduler (which
-    would hold its queues' lock and its parent's blocked Redis connection), a work
-    horse (whose job recovery re-runs anyway), a pool's worker (which would serve on,
-    unsupervised, beside its restarted replacement). Linux only; elsewhere nothing."""
+    """Every process forked from here on gets SIGTERM when its parent dies, so none serves
+    on for a dead worker (docs/engines.md). Linux only; elsewhere nothing."""
     try:
         # Looked up here: a child of a threaded process must not load libraries.
         prctl = ctypes.CDLL(None, use_errno=True).prctl
