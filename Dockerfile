@@ -4,8 +4,8 @@
 #   docker build -t site .
 #   docker run --env-file .env site python manage.py migrate --noinput     # release, once per deploy
 #   docker run --env-file .env -p 8000:8000 site                          # web (the default)
-#   docker run --env-file .env --health-cmd "python manage.py worker_health worker" \
-#       site python manage.py runworker worker                             # worker
+#   docker run --env-file .env --health-cmd "python manage.py worker_health general" \
+#       site python manage.py runworker general                            # general
 #   docker run --env-file .env --health-cmd "python manage.py worker_health webhooks" \
 #       site python manage.py runworker webhooks                           # webhooks
 #   docker run --env-file .env site python manage.py runscheduler          # scheduler

@@ -3,7 +3,7 @@
 1. The signup request through gunicorn when the mail server takes 2 s per message:
    ImmediateBackend (the task runs inside the request) against each engine.
 2. The cost of `.enqueue()`: the database engine on PostgreSQL and SQLite, and RQ.
-3. No-op tasks per second, 1 and 2 worker processes (`manage.py runworker worker`);
+3. No-op tasks per second, 1 and 2 worker processes (`manage.py runworker general`);
    on the database engine also with Django's default connection settings.
 4. Enqueue-to-start latency, one task at a time to an idle worker.
 5. `rebuild_search_index` on 10,000 and 100,000 members: time and peak memory.
@@ -124,7 +124,7 @@ def drain_rate(site, workers, env):
     """Tasks per second while `workers` processes drain THROUGHPUT_TASKS no-op tasks."""
     ids = site.tmp / "ids.json"
     ids.write_text(json.dumps(site.measure("fill", str(THROUGHPUT_TASKS), env=env)))
-    processes = [site.start("worker", "--batch", env=env) for _ in range(workers)]
+    processes = [site.start("general", "--batch", env=env) for _ in range(workers)]
     for process in processes:
         process.wait()
     span = site.measure("timings", str(ids), env=env)["span"]
@@ -133,7 +133,7 @@ def drain_rate(site, workers, env):
 
 def start_latencies(site, env):
     """Seconds from enqueue to start, for tasks enqueued one by one to an idle worker."""
-    worker = site.start("worker", env=env)
+    worker = site.start("general", env=env)
     try:
         time.sleep(3)  # Let it start and go idle.
         ids = site.tmp / "ids.json"

@@ -126,7 +126,7 @@ def email_latency_beside_hanging_deliveries(site: Site) -> list[float]:
     users = [User.objects.create_user(f"m{n}@example.com", "x" * 20) for n in range(EMAILS)]
     silent = SilentReceiver()
     enqueue_deliveries(silent.url, HANGING_DELIVERIES)
-    processes = site.start("worker"), site.start("webhooks")
+    processes = site.start("general"), site.start("webhooks")
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(scratch.stop, *processes)
         # Closed first, so the hanging deliveries end and the processes stop promptly.
@@ -163,7 +163,7 @@ def noop_tasks_per_second(site: Site) -> float:
     rates = []
     for _ in range(NOOP_RUNS):
         ids = [noop.enqueue().id for _ in range(NOOP_TASKS)]
-        worker = site.start("worker", "--batch")
+        worker = site.start("general", "--batch")
         worker.wait(timeout=300)
         done = results(noop, ids)
         assert succeeded(done), "no-op tasks failed"
@@ -201,7 +201,7 @@ def rows() -> list[tuple[str, str, str]]:
             ">= 20/s",
         ),
         (
-            f"No-op tasks/s, one worker process ({processes['worker']['threads']} threads)",
+            f"No-op tasks/s, one worker process ({processes['general']['threads']} threads)",
             f"{noops:.0f}/s",
             ">= 180/s (one task at a time: about 180-250/s)",
         ),

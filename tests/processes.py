@@ -148,7 +148,7 @@ class Processes:
         )
 
     def worker(self, *extra_args: str, **env) -> Process:
-        return self.start("worker", *extra_args, **env)
+        return self.start("general", *extra_args, **env)
 
     def webhooks(self, *extra_args: str, **env) -> Process:
         return self.start("webhooks", *extra_args, **env)

@@ -6,7 +6,11 @@ import pytest
 from django.conf import settings
 
 BASE_DIR = settings.BASE_DIR
-PAGES = [BASE_DIR / "README.md", *sorted((BASE_DIR / "docs").glob("*.md"))]
+PAGES = [
+    BASE_DIR / "README.md",
+    BASE_DIR / "worker" / "README.md",
+    *sorted((BASE_DIR / "docs").glob("*.md")),
+]
 
 # `accounts/tasks.py`, `templates/accounts/check_inbox.html`, `tests/e2e/`: a backticked
 # path under one of the project's own folders (URLs and module paths don't match).
@@ -17,6 +21,7 @@ PROJECT_DIRS = (
     "docs",
     "notifications",
     "peers",
+    "safeguards",
     "static",
     "templates",
     "tests",
@@ -44,5 +49,6 @@ def test_every_link_between_pages_resolves(page):
 
 def test_readme_links_every_docs_page():
     readme = (BASE_DIR / "README.md").read_text()
-    unlinked = [page.name for page in PAGES[1:] if f"(docs/{page.name})" not in readme]
+    pages = [page.relative_to(BASE_DIR) for page in PAGES[1:]]
+    unlinked = [str(page) for page in pages if f"({page})" not in readme]
     assert unlinked == [], f"docs pages the README doesn't link: {unlinked}"

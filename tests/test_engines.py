@@ -78,7 +78,7 @@ def test_a_worker_takes_email_before_search_in_queue_order(rq_backend, make_user
     first = update_search_entry.enqueue(indexed.pk)
     second = send_confirmation_email.enqueue(waiting.pk)
 
-    run_rq_worker(django_settings.WORKER_PROCESSES["worker"]["queues"])
+    run_rq_worker(django_settings.WORKER_PROCESSES["general"]["queues"])
 
     first.refresh()
     second.refresh()

@@ -235,7 +235,7 @@ def test_worker_health_reports_tasks_left_waiting_in_the_outbox(signup, engine_d
     OutboxTask.objects.update(created_at=F("created_at") - timedelta(minutes=6))
 
     with pytest.raises(CommandError, match="1 task.* waited in the outbox"):
-        call_command("worker_health", "worker")
+        call_command("worker_health", "general")
 
 
 def test_a_backlog_is_enqueued_in_order_a_share_per_run(tmp_path, monkeypatch):

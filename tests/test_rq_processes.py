@@ -131,7 +131,7 @@ def test_worker_killed_between_taking_a_job_and_starting_it_loses_nothing(
 ):
     user = make_user("ann@example.com")
     connection = django_rq.get_connection(send_confirmation_email.queue_name)
-    threads = settings.WORKER_PROCESSES["worker"]["threads"]
+    threads = settings.WORKER_PROCESSES["general"]["threads"]
     with SMTPServer() as mail:
         worker = processes.worker(E2E_SMTP_PORT=str(mail.port))
         wait_for(
@@ -156,7 +156,7 @@ def test_worker_killed_between_taking_a_job_and_starting_it_loses_nothing(
 def test_nothing_a_worker_forked_outlives_it(processes, settings):
     worker = processes.worker()
     connection = django_rq.get_connection("email")
-    threads = settings.WORKER_PROCESSES["worker"]["threads"]
+    threads = settings.WORKER_PROCESSES["general"]["threads"]
     wait_for(
         lambda: len(RQWorker.all(connection=connection)) == threads,
         message="the pool's workers to start",

@@ -58,7 +58,7 @@ def presume_dead(settings):
 
 
 def test_sigterm_lets_every_task_in_flight_finish_then_exits_0(processes, tmp_path, settings):
-    threads = settings.WORKER_PROCESSES["worker"]["threads"]
+    threads = settings.WORKER_PROCESSES["general"]["threads"]
     markers = [tmp_path / f"marker-{n}" for n in range(threads)]
     results = [tasks.sleep_then_record.enqueue(2, str(marker)) for marker in markers]
     worker = processes.worker()
@@ -86,7 +86,7 @@ def test_a_busy_worker_keeps_its_heartbeat_with_persistent_connections(
     wait_for(lambda: marker.exists(), message="the task to start")
 
     time.sleep(2 * dead_after)  # Well past the age at which a silent worker counts as dead.
-    health = processes.manage("worker_health", "worker")
+    health = processes.manage("worker_health", "general")
     assert health.returncode == 0, health.stdout
     assert recover_dead_tasks.call() == "recovered 0"
 
@@ -95,7 +95,7 @@ def test_a_busy_worker_keeps_its_heartbeat_with_persistent_connections(
 
 
 def test_killed_worker_loses_none_of_its_confirmation_emails(processes, make_user, settings):
-    threads = settings.WORKER_PROCESSES["worker"]["threads"]
+    threads = settings.WORKER_PROCESSES["general"]["threads"]
     users = [make_user(f"{n}@example.com") for n in range(threads)]
     with SMTPServer(delay=30) as slow_mail:
         worker = processes.worker(E2E_SMTP_PORT=str(slow_mail.port))

@@ -119,7 +119,7 @@ STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 # `manage.py runworker <type>` serves its queues in the order listed (email first). Webhooks
 # wait on other people's servers, so mail never queues behind them (docs/workers.md).
 WORKER_PROCESSES = {
-    "worker": {"queues": ["email", "default", "search"], "threads": 3},
+    "general": {"queues": ["email", "default", "search"], "threads": 3},
     "webhooks": {"queues": ["webhooks"], "threads": 25},
 }
 # Every queue a task may name; a task on any other queue fails at import.

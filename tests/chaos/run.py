@@ -49,8 +49,8 @@ SETTLE_SECONDS = float(
     os.environ.get("CHAOS_SETTLE_SECONDS")
     or max(DELIVERY_TIMEOUT_SECONDS + DEAD_AFTER_SECONDS + 5, 2 * DEAD_AFTER_SECONDS) + 60 + 20
 )
-PROCESS_TYPES = ["web", "worker", "webhooks", "scheduler"]
-WORKER_SIDE = ["worker", "webhooks", "scheduler"]
+PROCESS_TYPES = ["web", "general", "webhooks", "scheduler"]
+WORKER_SIDE = ["general", "webhooks", "scheduler"]
 SETTLE_CHECKS = {
     "mail": checks.lost_mail,
     "webhooks": checks.lost_deliveries,

@@ -58,7 +58,7 @@ class Site:
         self.processes.release()
         # No flow here waits on a recurring job, so the scheduler stays off.
         self.web = self.processes.start("web")
-        self.worker = self.processes.start("worker")
+        self.worker = self.processes.start("general")
         self.webhooks = self.processes.start("webhooks")
         wait_for(self.is_up, timeout=30, message="the site to answer /healthz")
         return self
