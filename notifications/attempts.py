@@ -26,8 +26,8 @@ RETRY_SCHEDULE = [0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 360
 MAX_RETRY_AFTER = 24 * 3600
 RETRY_AFTER_STATUSES = {429, 503}
 # After an attempt timed out its endpoint rests this long: deliveries due meanwhile are not
-# sent, each a failed attempt. Shorter than the 5-minute retry, so that one is real.
-REST_AFTER_TIMEOUT = 4 * 60
+# sent, each a failed attempt. Shorter than the 5-minute retry (4 at the earliest, jittered).
+REST_AFTER_TIMEOUT = 3 * 60
 
 # What an attempt changes on its delivery.
 OUTCOME_FIELDS = [

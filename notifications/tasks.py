@@ -15,7 +15,7 @@ from django.db.models.functions import Now
 from django.tasks import TaskContext, task
 from django.utils import timezone
 
-from worker.policies import policy
+from worker.policies import ExpectedFailure, policy
 
 from . import attempts
 from .models import Delivery
@@ -45,9 +45,10 @@ def wait_until_due(delivery_id: int) -> None:
         time.sleep(early.total_seconds())
 
 
-class DeliveryFailed(Exception):
+class DeliveryFailed(ExpectedFailure):
     """An attempt at a delivery that failed; `retry_at` is when the next is due, or None
-    when the delivery has failed for good."""
+    when the delivery has failed for good. Its message holds only our own words: what
+    the receiver sent is in the delivery's log, never in the task's result or the logs."""
 
     def __init__(self, message: str, retry_at=None):
         super().__init__(message)
@@ -87,7 +88,7 @@ def deliver_webhook(context: TaskContext, delivery_id: int) -> str:
             delivery.next_attempt_at = None
             delivery.last_error = "Endpoint disabled."
             delivery.save(update_fields=["status", "next_attempt_at", "last_error"])
-            raise DeliveryFailed(f"Delivery {delivery.pk}: the endpoint is disabled.")
+            return "failed: endpoint disabled"  # Not an attempt: nothing to retry.
         # The database's clock, not this host's: the sweep, on another host, compares it
         # with its own Now() to tell an attempt in flight from one whose worker died.
         Delivery.objects.filter(pk=delivery.pk).update(
@@ -107,10 +108,9 @@ def deliver_webhook(context: TaskContext, delivery_id: int) -> str:
         outcome = attempts.record(delivery, attempt)
     if delivery.status == Delivery.Status.DELIVERED:
         return outcome
-    what = [f"HTTP {attempt.status_code}"] if attempt.status_code else []
-    what += [delivery.last_error[:200]] if delivery.last_error else []
+    answer = f"HTTP {attempt.status_code}" if attempt.status_code else "no HTTP answer"
     raise DeliveryFailed(
-        f"Delivery {delivery.pk}, attempt {delivery.attempts}: {': '.join(what)}; {outcome}.",
+        f"Delivery {delivery.pk}, attempt {delivery.attempts}: {answer}; {outcome}.",
         retry_at=delivery.next_attempt_at,
     )
 

@@ -11,5 +11,10 @@ class RateLimitCounter(models.Model):
     count = models.PositiveIntegerField()
     resets_at = models.FloatField(help_text="When this window ends, in seconds since the epoch.")
 
+    class Meta:
+        # Its table from when it lived in accounts: a rename would fail the old code's
+        # web processes, still serving during a deploy, and any rollback.
+        db_table = "accounts_ratelimitcounter"
+
     def __str__(self):
         return f"{self.key}: {self.count}"

@@ -147,7 +147,7 @@ class Processes:
             timeout=60,
         )
 
-    def worker(self, *extra_args: str, **env) -> Process:
+    def general(self, *extra_args: str, **env) -> Process:
         return self.start("general", *extra_args, **env)
 
     def webhooks(self, *extra_args: str, **env) -> Process:

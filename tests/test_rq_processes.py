@@ -154,7 +154,7 @@ def test_worker_killed_between_taking_a_job_and_starting_it_loses_nothing(
 
 
 def test_nothing_a_worker_forked_outlives_it(processes, settings):
-    worker = processes.worker()
+    worker = processes.general()
     connection = django_rq.get_connection("email")
     threads = settings.WORKER_PROCESSES["general"]["threads"]
     wait_for(

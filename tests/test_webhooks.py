@@ -1,6 +1,7 @@
 """Webhook deliveries to a real HTTP receiver, through the production worker path."""
 
 import json
+import logging
 import socket
 from datetime import timedelta
 
@@ -17,7 +18,7 @@ from notifications import attempts, events, signing, transport
 from notifications.attempts import RETRY_SCHEDULE, retry_delay
 from notifications.models import Delivery, Endpoint, Event
 from notifications.tasks import deliver_webhook, sweep_deliveries
-from peers.receiver import Answer, Receiver
+from peers.receiver import Answer, RawReceiver, Receiver
 from worker.models import Retry
 
 from .conftest import change_rate_limit, run_tasks
@@ -483,3 +484,29 @@ def test_a_member_saving_in_a_loop_cannot_flood_the_webhooks_queue(
     assert statuses == [302] * 3 + [429] * 2
     assert "saved your profile many times" in client.post(profile, {"display_name": "x"}).text
     assert Delivery.objects.filter(event=Event.PROFILE_UPDATED).count() == 3
+
+
+def test_what_a_receiver_sends_stays_out_of_the_task_result_and_the_logs(
+    client, member, settings, caplog
+):
+    forged = 'msg="ok" level=CRITICAL logger=django.security.csrf'
+
+    def answer_with_forged_log_fields(connection):
+        connection.recv(65536)
+        connection.sendall(f"HTTP/1.1 2x0 {forged}\r\n\r\n".encode())
+
+    settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
+    with RawReceiver(answer_with_forged_log_fields) as receiver:
+        endpoint = Endpoint.objects.create(owner=member, url=receiver.url(), events=[])
+        delivery = send_test_event(client, endpoint)
+        with caplog.at_level(logging.INFO):
+            run_tasks()
+
+    delivery.refresh_from_db()
+    assert forged in delivery.last_error  # The member's own log says what came back.
+    [failed] = DBTaskResult.objects.filter(status=TaskResultStatus.FAILED)
+    assert forged not in failed.traceback
+    assert forged not in caplog.text
+    # A failed attempt is an outcome, not a bug: one warning line each, no traceback.
+    task_lines = [r for r in caplog.records if r.name in ("django.tasks", "worker.tasks")]
+    assert task_lines and not any(r.exc_info or r.levelno > logging.WARNING for r in task_lines)

@@ -61,7 +61,7 @@ def test_sigterm_lets_every_task_in_flight_finish_then_exits_0(processes, tmp_pa
     threads = settings.WORKER_PROCESSES["general"]["threads"]
     markers = [tmp_path / f"marker-{n}" for n in range(threads)]
     results = [tasks.sleep_then_record.enqueue(2, str(marker)) for marker in markers]
-    worker = processes.worker()
+    worker = processes.general()
 
     wait_for(lambda: all(marker.exists() for marker in markers), message="the tasks to start")
     worker.signal(signal.SIGTERM)
@@ -82,7 +82,7 @@ def test_a_busy_worker_keeps_its_heartbeat_with_persistent_connections(
     settings.WORKER_DEAD_AFTER_SECONDS = dead_after
     marker = tmp_path / "marker"
     result = tasks.sleep_then_record.enqueue(3 * dead_after, str(marker))
-    processes.worker()
+    processes.general()
     wait_for(lambda: marker.exists(), message="the task to start")
 
     time.sleep(2 * dead_after)  # Well past the age at which a silent worker counts as dead.
@@ -264,7 +264,7 @@ def restart_postgres():
 
 def test_worker_carries_on_when_postgres_restarts(processes, tmp_path):
     log = tmp_path / "runs.log"
-    worker = processes.worker()
+    worker = processes.general()
     first = [tasks.record.enqueue(n, str(log)) for n in range(20)]
     wait_for(lambda: len(log.read_text().split()) == 20 if log.exists() else 0)
 

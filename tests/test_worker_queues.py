@@ -83,7 +83,7 @@ def test_every_process_type_has_its_line_in_each_procfile_as_shipped():
 def test_check_fails_when_a_procfile_and_the_process_types_disagree(settings, tmp_path):
     (tmp_path / "Procfile").write_text(
         "web: gunicorn config.wsgi\n"
-        "general: python manage.py runworker general\n"
+        "general: python manage.py runworker --reload --worker-id host-1 general\n"
         "mail: python manage.py runworker mail\n"
     )
     settings.BASE_DIR = tmp_path

@@ -1,7 +1,7 @@
 """Start-up checks: every task's queue is served by one process type of WORKER_PROCESSES,
 and every process type has its line in each Procfile."""
 
-import re
+import shlex
 from importlib import import_module
 
 from django.apps import apps
@@ -52,7 +52,23 @@ def check_every_queue_is_served(app_configs, **kwargs):
 
 
 PROCFILES = ["Procfile", "Procfile.dev"]
-RUNWORKER = re.compile(r"^([\w-]+):.*\brunworker\s+([\w-]+)", re.MULTILINE)
+
+
+def process_types_started(procfile: str) -> set[str]:
+    """The process type of every `runworker` in a Procfile, its options skipped."""
+    started = set()
+    for line in procfile.splitlines():
+        words = shlex.split(line.partition(":")[2], comments=True)
+        if "runworker" not in words:
+            continue
+        arguments = iter(words[words.index("runworker") + 1 :])
+        for word in arguments:
+            if word == "--worker-id":
+                next(arguments, None)
+            elif not word.startswith("-"):
+                started.add(word)
+                break
+    return started
 
 
 @checks.register("worker")
@@ -62,7 +78,7 @@ def check_every_process_type_has_a_procfile_line(app_configs, **kwargs):
         path = settings.BASE_DIR / procfile
         if not path.exists():
             continue  # An image or a site that doesn't start its processes from one.
-        started = {name for _line, name in RUNWORKER.findall(path.read_text())}
+        started = process_types_started(path.read_text())
         for name in sorted(started - settings.WORKER_PROCESSES.keys()):
             errors.append(
                 checks.Error(

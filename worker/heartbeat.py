@@ -32,7 +32,7 @@ def beat_interval() -> float:
 
 def default_worker_id() -> str:
     """`<host>:<slot>`, the same after a restart, so a restarted worker finds what its
-    predecessor left RUNNING. The slot is DYNO (Heroku, Dokku: `worker.1`), else the
+    predecessor left RUNNING. The slot is DYNO (Heroku, Dokku: `general.1`), else the
     process id (often 1 in a container, whose host name is its own)."""
     slot = os.environ.get("DYNO") or str(os.getpid())
     return f"{socket.gethostname()}:{slot}"[-55:]

@@ -12,6 +12,11 @@ from dataclasses import dataclass
 JITTER = 0.2
 
 
+class ExpectedFailure(Exception):
+    """Raised by a task to fail on purpose (a webhook receiver said no): the task fails and
+    its policy may retry it, but the logs give it one line, not a traceback (worker/logs.py)."""
+
+
 def jittered(seconds: float) -> float:
     return seconds * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311  Not a secret.
 

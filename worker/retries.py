@@ -5,6 +5,7 @@ result; the Retry table links each failed result to the next. The bookkeeping wa
 an outage of the database or the engine for PATIENCE_SECONDS. docs/engines.md says more.
 """
 
+import json
 import logging
 import sys
 import time
@@ -161,10 +162,10 @@ def retry_failed_task(sender, task_result, **kwargs):
             raise  # The database engine's failure transaction: the task stays RUNNING.
         # The task stays FAILED with no retry coming; this line is how anyone knows.
         logger.error(
-            "event=retry_lost task=%s id=%s error=%r",
+            "event=retry_lost task=%s id=%s error=%s",
             task_result.task.module_path,
             task_result.id,
-            str(error)[:200],
+            json.dumps(str(error)[:200]),
         )
 
 
@@ -189,10 +190,10 @@ def retry(task_result, exception, policy):
     if retried is None:
         return  # Reported twice; the first report enqueued the retry.
     logger.warning(
-        "event=task_retry task=%s id=%s attempt=%d delay_s=%.0f error=%r",
+        "event=task_retry task=%s id=%s attempt=%d delay_s=%.0f error=%s",
         task_result.task.module_path,
         task_result.id,
         attempt,
         delay,
-        str(exception)[:200],
+        json.dumps(str(exception)[:200]),  # Quoted as logfmt does: a server wrote part of it.
     )

@@ -23,7 +23,7 @@ def recover_dead_tasks() -> str:
 @cron("17 * * * *")
 @task
 def prune_task_results() -> str:
-    """Delete task results older than TASK_RESULT_RETENTION_DAYS, with their retry links
+    """Delete finished task results older than TASK_RESULT_RETENTION_DAYS, with their retry links
     and outbox rows. What must last lives in the apps' own tables (docs/production.md)."""
     engines.current().prune_results()
     # A mail provider refusing for a day adds a row per attempt: they mustn't pile up.

@@ -231,12 +231,15 @@ LOGGING = {
         "plain": {"format": "time=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"},
     },
     # Confirmation and reset links carry their token in the path (safeguards/redaction.py).
-    "filters": {"redact_secret_paths": {"()": "safeguards.redaction.RedactSecretPaths"}},
+    "filters": {
+        "redact_secret_paths": {"()": "safeguards.redaction.RedactSecretPaths"},
+        "expected_failures": {"()": "worker.logs.ExpectedFailuresInOneLine"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["redact_secret_paths"],
+            "filters": ["expected_failures", "redact_secret_paths"],
         },
     },
     "root": {"handlers": ["console"], "level": "WARNING"},

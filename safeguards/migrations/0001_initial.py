@@ -1,4 +1,5 @@
-# The rate-limit counters moved here from accounts: the table is kept, and renamed.
+# The rate-limit counters moved here from accounts, with their table as it is: renaming it
+# would break the web processes still running the old code during a deploy.
 
 from django.db import migrations, models
 
@@ -29,5 +30,4 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        migrations.AlterModelTable(name="ratelimitcounter", table=None),
     ]

@@ -58,13 +58,13 @@ class Site:
         self.processes.release()
         # No flow here waits on a recurring job, so the scheduler stays off.
         self.web = self.processes.start("web")
-        self.worker = self.processes.start("general")
+        self.general = self.processes.start("general")
         self.webhooks = self.processes.start("webhooks")
         wait_for(self.is_up, timeout=30, message="the site to answer /healthz")
         return self
 
     def is_up(self) -> bool:
-        for process in (self.web, self.worker, self.webhooks):
+        for process in (self.web, self.general, self.webhooks):
             if process.popen.poll() is not None:
                 raise RuntimeError(f"A process exited early:\n{process.output}")
         try:

@@ -8,6 +8,7 @@ timed from WORKER_DEAD_AFTER_SECONDS.
 
 import contextlib
 import ctypes
+import json
 import logging
 import math
 import os
@@ -27,11 +28,13 @@ from rq import Worker as RQWorker
 from rq.exceptions import AbandonedJobError, DequeueTimeout, NoSuchJobError
 from rq.intermediate_queue import IntermediateQueue
 from rq.job import JobStatus
+from rq.job_lifecycle import call_exception_handlers
 from rq.utils import as_text
 from rq.worker_pool import WorkerPool
 
 from worker import retries
 from worker.heartbeat import beat_interval
+from worker.policies import ExpectedFailure
 
 logger = logging.getLogger(__name__)
 
@@ -233,6 +236,15 @@ class Worker(RQWorker):
         taken = TakenJobs(f"{Queue.redis_queue_namespace_prefix}{job.origin}", self.connection)
         with contextlib.suppress(RedisError):
             self.connection.delete(taken.get_first_seen_key(job.id))
+
+    def handle_exception(self, job, *exc_info):
+        if isinstance(exc_info[1], ExpectedFailure):  # One line, not a traceback.
+            self.log.warning(
+                "event=task_failed job=%s error=%s", job.id, json.dumps(str(exc_info[1]))
+            )
+            call_exception_handlers(self._exc_handlers, job, *exc_info)
+            return
+        super().handle_exception(job, *exc_info)
 
     def get_heartbeat_ttl(self, job, working_time=0.0) -> int:
         # RQ's default adds a fixed minute; a job is abandoned once its worker has been
