@@ -108,7 +108,7 @@ def freeze_while_waiting(worker, connection) -> list[int]:
 def test_killed_worker_loses_no_confirmation_email(processes, make_user):
     user = make_user("ann@example.com")
     with SMTPServer(delay=30) as slow_mail:
-        worker = processes.worker(E2E_SMTP_PORT=str(slow_mail.port))
+        worker = processes.general(E2E_SMTP_PORT=str(slow_mail.port))
         send_confirmation_email.enqueue(user.pk)
         wait_for(lambda: slow_mail.sessions, message="the worker to start sending")
         # The whole worker dies at once, as with its machine or container.
@@ -121,7 +121,7 @@ def test_killed_worker_loses_no_confirmation_email(processes, make_user):
     with SMTPServer() as mail:
         # Another worker's maintenance finds the job abandoned once its heartbeat is
         # WORKER_DEAD_AFTER_SECONDS old (3 s in these settings), and runs it again.
-        processes.worker(E2E_SMTP_PORT=str(mail.port))
+        processes.general(E2E_SMTP_PORT=str(mail.port))
         wait_for(lambda: mail.messages, timeout=30, message="the email to be sent again")
     assert [message["To"] for message in mail.messages] == ["ann@example.com"]
 
@@ -133,7 +133,7 @@ def test_worker_killed_between_taking_a_job_and_starting_it_loses_nothing(
     connection = django_rq.get_connection(send_confirmation_email.queue_name)
     threads = settings.WORKER_PROCESSES["general"]["threads"]
     with SMTPServer() as mail:
-        worker = processes.worker(E2E_SMTP_PORT=str(mail.port))
+        worker = processes.general(E2E_SMTP_PORT=str(mail.port))
         wait_for(
             lambda: len(RQWorker.all(connection=connection)) == threads,
             message="the worker's RQ workers to register",
@@ -148,7 +148,7 @@ def test_worker_killed_between_taking_a_job_and_starting_it_loses_nothing(
             kill(pid)
         worker.wait()
 
-        processes.worker(E2E_SMTP_PORT=str(mail.port))
+        processes.general(E2E_SMTP_PORT=str(mail.port))
         wait_for(lambda: mail.messages, timeout=30, message="the email to be sent")
     assert [message["To"] for message in mail.messages] == ["ann@example.com"]
 
@@ -178,7 +178,7 @@ def test_nothing_a_worker_forked_outlives_it(processes, settings):
 def test_killed_work_horse_is_run_again_at_once(processes, make_user):
     user = make_user("ann@example.com")
     with SMTPServer(delay=30) as slow_mail:
-        worker = processes.worker(E2E_SMTP_PORT=str(slow_mail.port))
+        worker = processes.general(E2E_SMTP_PORT=str(slow_mail.port))
         result = send_confirmation_email.enqueue(user.pk)
         wait_for(lambda: slow_mail.sessions, message="the worker to start sending")
         # Only the child running the job dies, as the out-of-memory killer would do it.

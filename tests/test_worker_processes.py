@@ -98,7 +98,7 @@ def test_killed_worker_loses_none_of_its_confirmation_emails(processes, make_use
     threads = settings.WORKER_PROCESSES["general"]["threads"]
     users = [make_user(f"{n}@example.com") for n in range(threads)]
     with SMTPServer(delay=30) as slow_mail:
-        worker = processes.worker(E2E_SMTP_PORT=str(slow_mail.port))
+        worker = processes.general(E2E_SMTP_PORT=str(slow_mail.port))
         results = [send_confirmation_email.enqueue(user.pk) for user in users]
         wait_for(lambda: slow_mail.sessions == threads, message="the worker to send them all")
         worker.signal(signal.SIGKILL)
@@ -164,7 +164,7 @@ def test_killed_worker_loses_no_webhook_delivery(processes, member, receiver, se
 def test_restarted_worker_recovers_its_own_tasks_at_once(processes, make_user, tmp_path):
     user = make_user("ann@example.com")
     with SMTPServer(delay=30) as slow_mail:
-        worker = processes.worker(
+        worker = processes.general(
             "--worker-id", "web-1:worker.1", E2E_SMTP_PORT=str(slow_mail.port)
         )
         result = send_confirmation_email.enqueue(user.pk)
@@ -173,7 +173,7 @@ def test_restarted_worker_recovers_its_own_tasks_at_once(processes, make_user, t
         worker.wait()
 
     with SMTPServer() as mail:
-        restarted = processes.worker(
+        restarted = processes.general(
             "--worker-id", "web-1:worker.1", "--batch", E2E_SMTP_PORT=str(mail.port)
         )
         assert restarted.wait() == 0
@@ -185,10 +185,10 @@ def test_a_worker_leaves_a_live_worker_with_the_same_id_alone(processes, tmp_pat
     marker = tmp_path / "marker"
     result = tasks.sleep_then_record.enqueue(3, str(marker))
     # Containers on the host network all get the id host:1.
-    first = processes.worker("--worker-id", "host:1")
+    first = processes.general("--worker-id", "host:1")
     wait_for(lambda: marker.exists(), message="the task to start")
 
-    second = processes.worker("--worker-id", "host:1", "--batch")
+    second = processes.general("--worker-id", "host:1", "--batch")
     assert second.wait() == 0
     assert status_of(result) == TaskResultStatus.RUNNING
 
@@ -200,7 +200,7 @@ def test_a_worker_leaves_a_live_worker_with_the_same_id_alone(processes, tmp_pat
 def test_four_workers_run_each_of_2000_tasks_exactly_once(processes, tmp_path):
     log = tmp_path / "runs.log"
     results = [tasks.record.enqueue(n, str(log)) for n in range(2000)]
-    workers = [processes.worker("--batch") for _ in range(4)]
+    workers = [processes.general("--batch") for _ in range(4)]
 
     assert [worker.wait(timeout=120) for worker in workers] == [0, 0, 0, 0]
 
@@ -295,7 +295,7 @@ def test_confirmation_email_is_not_stuck_behind_hanging_webhooks(
             )
             deliver_webhook.enqueue(delivery.pk)
         smtp = {"E2E_SMTP_PORT": str(mail.port)}
-        workers = [processes.worker(**smtp), processes.webhooks(**smtp)]
+        workers = [processes.general(**smtp), processes.webhooks(**smtp)]
         wait_for(
             lambda: len(silent.connections) == threads,
             message="every webhooks thread to hang on the receiver",
