@@ -26,6 +26,14 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(autouse=True)
+def fresh_paused_queues():
+    """Each test asks which queues are paused, not what an earlier test's process knew."""
+    from worker import pausing
+
+    pausing.forget()
+
+
+@pytest.fixture(autouse=True)
 def fresh_cache():
     """Each test starts with an empty cache (rate-limit counters are rows, not cache)."""
     cache.clear()

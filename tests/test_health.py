@@ -3,13 +3,15 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from django.db import OperationalError, connection
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.tasks import send_confirmation_email
-from config.settings.base import task_queues
+from config.settings.base import task_queues, tasks_backend
 from worker import engines, views
 
 pytestmark = pytest.mark.django_db
@@ -129,3 +131,21 @@ def test_a_check_just_starting_is_not_mistaken_for_one_that_hangs(monkeypatch):
     monkeypatch.setattr(views, "_check_started", long_ago)
     with views._checking:
         assert views.engine_problems() == []
+
+
+def test_a_paused_queue_is_named_and_its_waiting_tasks_are_not_late(
+    client, settings, make_user, monkeypatch
+):
+    from django_tasks_db.models import DBTaskResult
+
+    from worker import pausing
+
+    settings.TASKS = tasks_backend("django_tasks_db.DatabaseBackend")
+    send_confirmation_email.enqueue(make_user().pk)
+    DBTaskResult.objects.update(enqueued_at=timezone.now() - timedelta(hours=1))
+    assert client.get(reverse("healthz")).json() == {"status": "degraded"}  # Late.
+
+    pausing.pause("email")
+    monkeypatch.setattr(views, "_last_engine_check", (-math.inf, []))
+
+    assert client.get(reverse("healthz")).json() == {"status": "ok", "paused_queues": ["email"]}

@@ -1,6 +1,16 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.module_loading import import_string
 
-from .models import Heartbeat
+from . import engines, failures, pausing, processes, retries
+from .forms import FailureFilterForm
+from .models import BackgroundWork, Failure, Heartbeat
 
 
 @admin.register(Heartbeat)
@@ -10,3 +20,193 @@ class HeartbeatAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(BackgroundWork)
+class BackgroundWorkAdmin(admin.ModelAdmin):
+    """The operator's view of the background work: queues, failed tasks, a task's attempts.
+    Viewing needs worker.view_backgroundwork; acting, worker.change_backgroundwork. Every
+    action is a POST, and is written to the admin's history."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("", view(self.overview), name="worker_backgroundwork_changelist"),
+            path("queues/<str:name>/pause/", view(self.pause), name="worker_pause"),
+            path("queues/<str:name>/resume/", view(self.resume), name="worker_resume"),
+            path("failed/", view(self.failed), name="worker_failed"),
+            path("failed/act/", view(self.act_on_failed), name="worker_failed_act"),
+            path("tasks/<str:result_id>/", view(self.task), name="worker_task"),
+        ]
+
+    def context(self, request, title, **extra):
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "can_change": self.has_change_permission(request),
+            **extra,
+        }
+
+    def require(self, request, change=False):
+        allowed = (
+            self.has_change_permission(request) if change else self.has_view_permission(request)
+        )
+        if not allowed:
+            raise PermissionDenied
+
+    def log(self, request, message: str, object_id=None, object_repr="background work"):
+        LogEntry.objects.create(
+            user_id=request.user.pk,
+            content_type=ContentType.objects.get_for_model(BackgroundWork),
+            object_id=object_id,
+            object_repr=object_repr[:200],
+            action_flag=CHANGE,
+            change_message=message,
+        )
+
+    def overview(self, request):
+        self.require(request)
+        served_by = processes.served_by()
+        paused = pausing.paused_queues()
+        rows = [
+            (stats, served_by[stats.name], stats.name in paused)
+            for stats in engines.current().queue_stats(list(served_by))
+        ]
+        context = self.context(
+            request,
+            "Background work",
+            rows=rows,
+            failed_count=failures.open_failures().count(),
+            workers=Heartbeat.objects.order_by("-seen_at")[:100],
+        )
+        return TemplateResponse(request, "admin/worker/overview.html", context)
+
+    @staticmethod
+    def known_queue(name: str) -> str:
+        if name not in processes.served_by():
+            raise Http404("No such queue.")
+        return name
+
+    @staticmethod
+    def back_to_overview():
+        return HttpResponseRedirect(reverse("admin:worker_backgroundwork_changelist"))
+
+    def pause(self, request, name):
+        return self.set_paused(request, name, paused=True)
+
+    def resume(self, request, name):
+        return self.set_paused(request, name, paused=False)
+
+    def set_paused(self, request, name, *, paused):
+        if request.method != "POST":
+            return self.back_to_overview()  # A GET changes nothing.
+        self.require(request, change=True)
+        name = self.known_queue(name)
+        changed = pausing.pause(name) if paused else pausing.resume(name)
+        verb = "Paused" if paused else "Resumed"
+        if changed:
+            self.log(request, f"{verb} the {name} queue.", object_id=name, object_repr=name)
+            messages.success(request, f"{verb} the {name} queue.")
+        return self.back_to_overview()
+
+    def filtered(self, request, data):
+        form = FailureFilterForm(data or None)
+        found = failures.open_failures()
+        if form.is_valid():
+            found = form.filter(found)
+        return form, found
+
+    def failed(self, request):
+        self.require(request)
+        form, found = self.filtered(request, request.GET)
+        page = Paginator(found, 50).get_page(request.GET.get("page"))
+        context = self.context(
+            request,
+            "Failed tasks",
+            form=form,
+            page=page,
+            query=request.GET.urlencode(),
+            filter_query=form.query() if form.is_valid() else "",
+        )
+        return TemplateResponse(request, "admin/worker/failed.html", context)
+
+    def act_on_failed(self, request):
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:worker_failed"))
+        self.require(request, change=True)
+        action = request.POST.get("action")
+        if action not in ("retry", "discard"):
+            raise Http404("No such action.")
+        if "result_id" in request.POST:
+            chosen = failures.open_failures().filter(result_id=request.POST["result_id"])
+            description = None
+        else:
+            form, chosen = self.filtered(request, request.POST)
+            if not form.is_valid():
+                raise Http404("No such filter.")
+            description = form.describe()
+            if request.POST.get("confirmed") != "yes":
+                context = self.context(
+                    request,
+                    f"{action.capitalize()} failed tasks?",
+                    action=action,
+                    count=chosen.count(),
+                    limit=failures.BULK_LIMIT,
+                    description=description,
+                    form=form,
+                )
+                return TemplateResponse(request, "admin/worker/confirm.html", context)
+        done = 0
+        for failure in chosen[: failures.BULK_LIMIT]:
+            if action == "retry":
+                reason = f"Retried by {request.user.get_username()} from the admin."
+                done += failures.retry(failure, reason=reason) is not None
+            else:
+                done += failures.discard(failure)
+        verb = "Retried" if action == "retry" else "Discarded"
+        if description is None:
+            [failure] = list(Failure.objects.filter(result_id=request.POST["result_id"])) or [None]
+            what = failure.task_name if failure else request.POST["result_id"]
+            message = f"{verb} {what} ({request.POST['result_id']})." if done else ""
+            object_id = request.POST["result_id"]
+        else:
+            message = f"{verb} {done} failed task(s): {description}."
+            what, object_id = f"{done} failed task(s)", None
+        if done:
+            self.log(request, message, object_id=object_id, object_repr=what)
+            messages.success(request, message)
+        else:
+            messages.warning(request, "Nothing to do: retried or discarded already.")
+        return HttpResponseRedirect(reverse("admin:worker_failed"))
+
+    def task(self, request, result_id):
+        self.require(request)
+        failure = Failure.objects.filter(result_id=result_id).first()
+        first = retries.first_id(result_id)
+        task_path = failure.task_path if failure else retries.task_path_of(first)
+        if task_path is None:
+            raise Http404("No task result with this id is known here.")
+        try:
+            task = import_string(task_path)
+        except ImportError:
+            raise Http404("This task no longer exists in the code.") from None
+        attempts = [
+            (number, attempt_id, retries.result_or_none(task, attempt_id), reason)
+            for number, (attempt_id, reason) in enumerate(retries.chain(first), start=1)
+        ]
+        context = self.context(
+            request,
+            f"{task.name}: its attempts",
+            task=task,
+            failure=failure,
+            attempts=attempts,
+            open_failure=failures.open_failures().filter(result_id=attempts[-1][1]).first(),
+        )
+        return TemplateResponse(request, "admin/worker/task.html", context)

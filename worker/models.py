@@ -79,3 +79,63 @@ class OutboxTask(models.Model):
     @property
     def task(self):
         return import_string(self.task_path)
+
+
+class PausedQueue(models.Model):
+    """A queue whose tasks no worker takes until it is resumed; enqueueing goes on."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    paused_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.name
+
+
+class Failure(models.Model):
+    """A task result that failed with no further attempt coming: a line of the failed list.
+
+    Written when the failure is (worker/failures.py), on every engine; pruned with results.
+    """
+
+    result_id = models.CharField(max_length=64, primary_key=True)
+    task_path = models.CharField(max_length=255)
+    queue_name = models.CharField(max_length=100)
+    args = models.JSONField(default=list)
+    kwargs = models.JSONField(default=dict)
+    exception_class = models.CharField(max_length=255)
+    message = models.CharField(max_length=500)
+    attempt = models.PositiveIntegerField()
+    max_attempts = models.PositiveIntegerField()
+    failed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    retried_at = models.DateTimeField(null=True)
+    discarded_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [
+            # The failed list: failures nobody has retried or discarded yet, newest first.
+            models.Index(
+                fields=["-failed_at"],
+                condition=models.Q(retried_at__isnull=True, discarded_at__isnull=True),
+                name="worker_failure_open",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.task_name} {self.result_id}"
+
+    @property
+    def task_name(self) -> str:
+        return self.task_path.rpartition(".")[2]
+
+
+class BackgroundWork(models.Model):
+    """No table: what the admin's "Background work" pages need permission for (admin.py).
+    View to see the queues, workers and failed tasks; change to retry, discard and pause."""
+
+    class Meta:
+        managed = False
+        default_permissions = ("view", "change")
+        verbose_name = verbose_name_plural = "background work"
+
+    def __str__(self):
+        return "background work"

@@ -16,7 +16,7 @@ from django.tasks import TaskResultStatus
 from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
 
-from . import retries
+from . import failures, retries
 from .heartbeat import holds_liveness_lock
 from .models import Heartbeat
 
@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 class WorkerDied(Exception):
     """The worker running this task stopped before the task finished."""
+
+
+WORKER_DIED = "The worker stopped while running this task."
 
 
 def live_heartbeats():
@@ -76,7 +79,7 @@ def recover(result_id) -> bool:
             return False
         worker = result.worker_ids[-1] if result.worker_ids else "unknown"
         # The message is shown to the member whose email it was: no host names in it.
-        result.set_failed(WorkerDied("The worker stopped while running this task."))
+        result.set_failed(WorkerDied(WORKER_DIED))
         try:
             task = import_string(result.task_path)
         except ImportError:  # The task was removed from the code since it was enqueued.
@@ -93,6 +96,11 @@ def recover(result_id) -> bool:
                 arguments["args"],
                 arguments["kwargs"],
                 reason=retries.WORKER_DIED_REASON,
+            )
+        elif task is not None:
+            arguments = result.args_kwargs
+            failures.record(
+                task, result_id, arguments["args"], arguments["kwargs"], WorkerDied(WORKER_DIED)
             )
     logger.warning(
         "event=task_recovered task=%s id=%s worker=%s rerun=%s",

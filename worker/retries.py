@@ -12,6 +12,7 @@ import time
 from datetime import timedelta
 
 from django.db import InterfaceError, OperationalError, connection
+from django.db.models import Q
 from django.dispatch import receiver
 from django.tasks import TaskResultStatus
 from django.tasks.exceptions import TaskResultDoesNotExist
@@ -22,7 +23,8 @@ from django_tasks.signals import task_finished as backport_task_finished
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .models import Retry
+from . import failures
+from .models import Failure, Retry
 from .policies import policy_for
 
 logger = logging.getLogger(__name__)
@@ -49,13 +51,47 @@ def latest_id(result_id: str) -> str:
     return result_id
 
 
-def latest_result(task, result_id: str):
-    """The last attempt's result in the chain from `result_id`, or None if it is gone
-    (pruned, or expired from Redis)."""
+def first_id(result_id: str) -> str:
+    """The id of the first attempt in the chain that `result_id` belongs to."""
+    seen = {result_id}
+    while (earlier := Retry.objects.filter(next_result_id=result_id).first()) is not None:
+        result_id = earlier.result_id
+        if result_id in seen:
+            break
+        seen.add(result_id)
+    return result_id
+
+
+def chain(first: str) -> list[tuple[str, str | None]]:
+    """Each attempt from `first` on, with why it was made (None for the first)."""
+    attempts, reason, seen = [], None, set()
+    while first not in seen:
+        seen.add(first)
+        attempts.append((first, reason))
+        following = Retry.objects.filter(result_id=first).first()
+        if following is None:
+            break
+        first, reason = following.next_result_id, following.reason
+    return attempts
+
+
+def task_path_of(result_id: str) -> str | None:
+    """The task of a result that is part of a chain, from the chain alone."""
+    link = Retry.objects.filter(Q(result_id=result_id) | Q(next_result_id=result_id)).first()
+    return link.task_path if link else None
+
+
+def result_or_none(task, result_id: str):
+    """`task`'s result `result_id`, or None if it is gone (pruned, or expired from Redis)."""
     try:
-        return task.get_result(latest_id(result_id))
+        return task.get_result(result_id)
     except (TaskResultDoesNotExist, BackportTaskResultDoesNotExist):
         return None
+
+
+def latest_result(task, result_id: str):
+    """The last attempt's result in the chain from `result_id`, or None if it is gone."""
+    return result_or_none(task, latest_id(result_id))
 
 
 # A task that kills its worker every time (out of memory on one input, say) must not run
@@ -107,6 +143,11 @@ def enqueue_next(
             ),
             deadline,
         )
+        # A failure listed before its engine re-ran it (a dead worker's) is off the list.
+        patiently(
+            lambda: Failure.objects.filter(result_id=previous_id).update(retried_at=timezone.now()),
+            deadline,
+        )
     except UNREACHABLE:
         if connection.in_atomic_block:
             raise
@@ -143,24 +184,27 @@ def patiently(action, deadline: float):
 
 @receiver([task_finished, backport_task_finished])
 def retry_failed_task(sender, task_result, **kwargs):
+    """Retry a failure by its task's policy; list it as failed when no retry is coming."""
     if task_result.status != TaskResultStatus.FAILED:
         return
     # The result holds only the traceback, and a backoff needs the exception: every engine
     # sends task_finished inside the `except` that caught it.
     exception = sys.exception()
-    policy = policy_for(task_result.task)
-    if exception is None or policy.max_attempts == 1:
-        return
-    if not task_result.task.get_backend().supports_defer:
-        # ImmediateBackend runs tasks inside .enqueue(), in the web request: a retry there
-        # would keep the visitor waiting through the backoff.
-        return
+    deadline = time.monotonic() + PATIENCE_SECONDS
     try:
-        retry(task_result, exception, policy)
+        if not retry(task_result, exception, deadline):
+            error = exception or FailedWithoutException(task_result)
+            patiently(
+                lambda: failures.record(
+                    task_result.task, task_result.id, task_result.args, task_result.kwargs, error
+                ),
+                deadline,
+            )
     except UNREACHABLE as error:
         if connection.in_atomic_block:
             raise  # The database engine's failure transaction: the task stays RUNNING.
-        # The task stays FAILED with no retry coming; this line is how anyone knows.
+        # The task stays FAILED with no retry coming, and maybe off the failed list: this
+        # line is how anyone knows.
         logger.error(
             "event=retry_lost task=%s id=%s error=%s",
             task_result.task.module_path,
@@ -169,14 +213,29 @@ def retry_failed_task(sender, task_result, **kwargs):
         )
 
 
-def retry(task_result, exception, policy):
-    deadline = time.monotonic() + PATIENCE_SECONDS
+class FailedWithoutException(Exception):
+    """What a failure reported outside an `except` block lists: its last error's class."""
+
+    def __init__(self, task_result):
+        errors = task_result.errors
+        super().__init__(errors[-1].exception_class_path if errors else "unknown error")
+
+
+def retry(task_result, exception, deadline) -> bool:
+    """Enqueue the next attempt if the policy asks for one; whether one is coming."""
+    policy = policy_for(task_result.task)
+    if exception is None or policy.max_attempts == 1:
+        return False
+    if not task_result.task.get_backend().supports_defer:
+        # ImmediateBackend runs tasks inside .enqueue(), in the web request: a retry there
+        # would keep the visitor waiting through the backoff.
+        return False
     attempt = patiently(lambda: attempt_number(task_result), deadline)
     if attempt >= policy.max_attempts:
-        return
+        return False
     delay = patiently(lambda: policy.backoff(exception, task_result), deadline)
     if delay is None:
-        return
+        return False
     retried = enqueue_next(
         task_result.task,
         task_result.id,
@@ -188,7 +247,7 @@ def retry(task_result, exception, policy):
         deadline=deadline,
     )
     if retried is None:
-        return  # Reported twice; the first report enqueued the retry.
+        return True  # Reported twice; the first report enqueued the retry.
     logger.warning(
         "event=task_retry task=%s id=%s attempt=%d delay_s=%.0f error=%s",
         task_result.task.module_path,
@@ -197,3 +256,4 @@ def retry(task_result, exception, policy):
         delay,
         json.dumps(str(exception)[:200]),  # Quoted as logfmt does: a server wrote part of it.
     )
+    return True

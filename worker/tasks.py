@@ -8,7 +8,7 @@ from django.tasks import task
 from django.utils import timezone
 
 from . import engines, outbox
-from .models import Retry
+from .models import Failure, Retry
 
 
 @cron("* * * * *")
@@ -23,12 +23,14 @@ def recover_dead_tasks() -> str:
 @cron("17 * * * *")
 @task
 def prune_task_results() -> str:
-    """Delete finished task results older than TASK_RESULT_RETENTION_DAYS, with their retry links
-    and outbox rows. What must last lives in the apps' own tables (docs/production.md)."""
+    """Delete finished task results older than TASK_RESULT_RETENTION_DAYS, with their
+    retry links, failed-list lines and outbox rows. What must last lives in the apps' own
+    tables (docs/production.md)."""
     engines.current().prune_results()
     # A mail provider refusing for a day adds a row per attempt: they mustn't pile up.
     cutoff = timezone.now() - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS)
     Retry.objects.filter(created_at__lt=cutoff).delete()
+    Failure.objects.filter(failed_at__lt=cutoff).delete()
     outbox.prune(cutoff)
     return "pruned"
 

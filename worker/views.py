@@ -10,7 +10,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from . import engines
+from . import engines, pausing
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,9 @@ def healthz(request):
             cursor.execute("SELECT 1")
     except DatabaseError:
         return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+    # Paused by staff, not stuck: its waiting tasks are no problem (queue names are public).
+    paused = {"paused_queues": sorted(names)} if (names := pausing.recently_paused()) else {}
     if problems := engine_problems():
         logger.warning("event=tasks_degraded problems=%r", problems)
-        return JsonResponse({"status": "degraded"})
-    return JsonResponse({"status": "ok"})
+        return JsonResponse({"status": "degraded", **paused})
+    return JsonResponse({"status": "ok", **paused})

@@ -7,10 +7,13 @@ Each engine module provides:
   tasks in flight finish and returns; with `batch`, it returns once nothing is ready.
 - `problems(queues=None)`: what is wrong (unreachable, tasks stuck or late); [] if healthy.
 - `live_workers_here(queues=None)`: how many live workers (serving `queues`) this host has.
+- `live_workers(queues)`: how many live workers serving `queues` there are, on any host.
 - `recover_dead_tasks()`: fails, and re-runs where the policy allows, dead workers' tasks.
 - `prune_results()`: deletes results older than TASK_RESULT_RETENTION_DAYS.
+- `queue_stats(queues)`: a QueueStats for each queue, in the order given.
 """
 
+from dataclasses import dataclass
 from importlib import import_module
 from types import ModuleType
 
@@ -34,3 +37,16 @@ def current() -> ModuleType:
             f"No worker runs tasks for TASKS['default']['BACKEND'] = {backend!r}: use one of "
             f"{', '.join(ENGINES)}."
         ) from None
+
+
+@dataclass
+class QueueStats:
+    """One queue, now: None where the engine doesn't keep the answer."""
+
+    name: str
+    waiting: int  # Ready to run now.
+    oldest_wait: float | None  # Seconds the longest-waiting of those has waited.
+    later: int  # Waiting for their run_after (retries waiting their turn).
+    running: int
+    finished_last_hour: int | None
+    failed_last_hour: int | None

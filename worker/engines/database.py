@@ -30,16 +30,19 @@ from django.db import (
     connection,
     transaction,
 )
-from django.db.models import Case, DurationField, ExpressionWrapper, F, Q, Value, When
+from django.db.models import Case, Count, DurationField, ExpressionWrapper, F, Min, Q, Value, When
 from django.db.models.functions import Now
-from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, TaskContext
+from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, TaskContext, TaskResultStatus
 from django.tasks.signals import task_finished, task_started
+from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult, get_date_max
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from .. import recovery
 from ..heartbeat import HeartbeatThread, new_process_id
+from ..models import PausedQueue
+from . import QueueStats
 
 logger = logging.getLogger("worker")
 
@@ -94,6 +97,7 @@ class ThreadedWorker(Worker):
         return (
             DBTaskResult.objects.ready()
             .filter(backend_name=self.backend_name, queue_name__in=self.queue_names)
+            .exclude(queue_name__in=PausedQueue.objects.values("name"))
             .order_by(in_order, *DBTaskResult._meta.ordering)
         )
 
@@ -289,6 +293,11 @@ def live_workers_here(queues: list[str] | None = None) -> int:
     return workers.count()
 
 
+def live_workers(queues: list[str]) -> int:
+    """How many worker processes serving `queues`, on any host, are alive."""
+    return recovery.live_heartbeats().filter(queues=",".join(queues)).count()
+
+
 def problems(queues: list[str] | None = None) -> list[str]:
     """Tasks this host's workers have run too long, or ready tasks waiting too long (on
     `queues`, if given)."""
@@ -316,6 +325,7 @@ def problems(queues: list[str] | None = None) -> list[str]:
     since = Now() - timedelta(seconds=waiting)
     late = DBTaskResult.objects.ready().filter(enqueued_at__lt=since)
     late = late.filter(Q(run_after=get_date_max()) | Q(run_after__lt=since))
+    late = late.exclude(queue_name__in=PausedQueue.objects.values("name"))
     if queues is not None:
         late = late.filter(queue_name__in=queues)
     if count := late.count():
@@ -324,3 +334,55 @@ def problems(queues: list[str] | None = None) -> list[str]:
             "add workers or look for a stuck one."
         )
     return found
+
+
+def queue_stats(queues: list[str]) -> list[QueueStats]:
+    """Four grouped counts, whatever the number of queues and results."""
+    now = timezone.now()
+    results = DBTaskResult.objects.filter(queue_name__in=queues)
+    waiting_since = Case(
+        When(run_after=get_date_max(), then=F("enqueued_at")), default=F("run_after")
+    )
+    ready = {
+        row["queue_name"]: row
+        for row in results.ready()
+        .values("queue_name")
+        .annotate(n=Count("pk"), since=Min(waiting_since))
+    }
+    later = dict(
+        results.filter(status=TaskResultStatus.READY, run_after__gt=now)
+        .exclude(run_after=get_date_max())
+        .values("queue_name")
+        .annotate(n=Count("pk"))
+        .values_list("queue_name", "n")
+    )
+    running = dict(
+        results.running()
+        .values("queue_name")
+        .annotate(n=Count("pk"))
+        .values_list("queue_name", "n")
+    )
+    finished = {}
+    for queue, status, n in (
+        results.filter(finished_at__gte=now - timedelta(hours=1))
+        .values("queue_name", "status")
+        .annotate(n=Count("pk"))
+        .values_list("queue_name", "status", "n")
+    ):
+        finished[queue, status] = n
+    stats = []
+    for name in queues:
+        waiting = ready.get(name, {"n": 0, "since": None})
+        stats.append(
+            QueueStats(
+                name=name,
+                waiting=waiting["n"],
+                oldest_wait=(now - waiting["since"]).total_seconds() if waiting["since"] else None,
+                later=later.get(name, 0),
+                running=running.get(name, 0),
+                finished_last_hour=finished.get((name, TaskResultStatus.SUCCESSFUL), 0)
+                + finished.get((name, TaskResultStatus.FAILED), 0),
+                failed_last_hour=finished.get((name, TaskResultStatus.FAILED), 0),
+            )
+        )
+    return stats

@@ -13,6 +13,10 @@ def live_workers_here(queues: list[str] | None = None) -> int:
     return 0
 
 
+def live_workers(queues: list[str]) -> int:
+    return 0
+
+
 def problems(queues: list[str] | None = None) -> list[str]:
     return []
 
@@ -23,3 +27,9 @@ def recover_dead_tasks() -> int:
 
 def prune_results() -> None:
     pass  # Nothing is stored.
+
+
+def queue_stats(queues: list[str]) -> list:
+    from . import QueueStats
+
+    return [QueueStats(name, 0, None, 0, 0, None, None) for name in queues]

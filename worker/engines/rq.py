@@ -20,6 +20,7 @@ from datetime import timedelta
 
 import django_rq
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 from django_rq.queues import DjangoRQ
 from django_tasks_rq import Job
@@ -32,9 +33,12 @@ from rq.job_lifecycle import call_exception_handlers
 from rq.utils import as_text
 from rq.worker_pool import WorkerPool
 
-from worker import retries
+from worker import failures, pausing, retries
 from worker.heartbeat import beat_interval
 from worker.policies import ExpectedFailure
+from worker.recovery import WORKER_DIED, WorkerDied
+
+from . import QueueStats
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +72,9 @@ class Queue(DjangoRQ):
             )
 
         while True:
-            for queue in queues:
+            paused = pausing.recently_paused()
+            serving = [queue for queue in queues if queue.name not in paused]
+            for queue in serving:
                 job_id = connection.lmove(queue.key, queue.intermediate_queue_key)
                 if job_id and (found := fetch(queue, job_id)):
                     return found
@@ -77,9 +83,14 @@ class Queue(DjangoRQ):
             left = deadline - time.monotonic()
             if left <= 0:
                 raise DequeueTimeout(timeout, [queue.key for queue in queues])
-            # Wait on the first queue, the most urgent; look at the others between waits.
-            first = queues[0]
-            wait = left if len(queues) == 1 else min(left, settings.WORKER_POLL_SECONDS)
+            if not serving:  # Every queue paused: look again when a resume could show.
+                time.sleep(min(left, pausing.REFRESH_SECONDS))
+                continue
+            # Wait on the first queue, the most urgent; look at the others between waits,
+            # and at the paused queues as often as a pause may change.
+            first = serving[0]
+            every = settings.WORKER_POLL_SECONDS if len(serving) > 1 else pausing.REFRESH_SECONDS
+            wait = min(left, every)
             job_id = connection.blmove(first.key, first.intermediate_queue_key, wait)
             if job_id and (found := fetch(first, job_id)):
                 return found
@@ -187,6 +198,8 @@ def rerun_after_worker_died(job: Job) -> None:
         retries.enqueue_next(
             task, job.id, list(job.args), job.kwargs, reason=retries.WORKER_DIED_REASON
         )
+    else:
+        failures.record(task, job.id, job.args, job.kwargs, WorkerDied(WORKER_DIED))
     logger.warning(
         "event=task_recovered task=%s id=%s worker=%s rerun=%s",
         task.module_path,
@@ -226,6 +239,12 @@ class Worker(RQWorker):
         kwargs.setdefault("worker_ttl", heartbeat + 15)
         kwargs.setdefault("work_horse_killed_handler", work_horse_killed_handler)
         super().__init__(*args, **kwargs)
+
+    def fork_work_horse(self, job, queue):
+        # The work horse opens its own database connections: one shared by two processes
+        # (this one asks it which queues are paused) would mix their conversations.
+        connections.close_all()
+        super().fork_work_horse(job, queue)
 
     def prepare_job_execution(self, job, remove_from_intermediate_queue=False):
         # Queue.dequeue_any took every job through the intermediate list, whatever the
@@ -304,17 +323,26 @@ def live_workers_here(queues: list[str] | None = None) -> int:
     )
 
 
+def live_workers(queues: list[str]) -> int:
+    """How many RQ workers serving `queues`, on any host, are registered."""
+    connection = django_rq.get_connection(queues[0])
+    return sum(
+        1 for worker in RQWorker.all(connection=connection) if worker.queue_names() == queues
+    )
+
+
 def problems(queues: list[str] | None = None) -> list[str]:
     """Redis unreachable, tasks running too long, ready tasks waiting too long (on `queues`,
     if given)."""
     now = timezone.now()
     found = []
     try:
+        paused = pausing.paused_queues()
         for name in queues or settings.TASKS["default"]["QUEUES"]:
             queue = django_rq.get_queue(name, job_class=Job)
             queue.connection.ping()
             [oldest] = queue.get_jobs(0, 1) or [None]
-            if oldest and oldest.enqueued_at:
+            if oldest and oldest.enqueued_at and name not in paused:
                 waited = now - oldest.enqueued_at
                 if waited > timedelta(seconds=settings.WORKER_MAX_QUEUE_WAIT_SECONDS):
                     found.append(
@@ -339,3 +367,30 @@ def problems(queues: list[str] | None = None) -> list[str]:
     except RedisError as error:
         return [f"Redis is unreachable ({type(error).__name__}: {error}); check REDIS_URL."]
     return found
+
+
+def queue_stats(queues: list[str]) -> list[QueueStats]:
+    """From Redis. A successful job's result lasts RQ's result_ttl (minutes), so how many
+    finished in the last hour is not known here; a failure's expiry tells when it failed."""
+    now = timezone.now()
+    failure_ttl = settings.TASK_RESULT_RETENTION_DAYS * 24 * 3600
+    stats = []
+    for name in queues:
+        queue = django_rq.get_queue(name, job_class=Job, queue_class=Queue)
+        [oldest] = queue.get_jobs(0, 1) or [None]
+        since = oldest.enqueued_at if oldest else None
+        failed = queue.connection.zcount(
+            queue.failed_job_registry.key, now.timestamp() + failure_ttl - 3600, "+inf"
+        )
+        stats.append(
+            QueueStats(
+                name=name,
+                waiting=queue.count,
+                oldest_wait=(now - since).total_seconds() if since else None,
+                later=queue.scheduled_job_registry.count,
+                running=queue.started_job_registry.count,
+                finished_last_hour=None,
+                failed_last_hour=failed,
+            )
+        )
+    return stats

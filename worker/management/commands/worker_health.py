@@ -3,7 +3,8 @@ import socket
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from worker import engines, outbox
+from worker import engines, outbox, pausing
+from worker.processes import served_by
 from worker.tasks import enqueue_outbox
 
 
@@ -34,6 +35,8 @@ class Command(BaseCommand):
                 f"No worker{serving} on {socket.gethostname()} has sent a heartbeat in "
                 f"{settings.WORKER_DEAD_AFTER_SECONDS} s.",
             )
+        paused = sorted(pausing.paused_queues() & set(queues or served_by()))
+        note = f" (paused by staff: {', '.join(paused)})" if paused else ""
         if problems:
-            raise CommandError(" ".join(problems))
-        self.stdout.write(f"ok: {process_type or 'all process types'}")
+            raise CommandError(" ".join(problems) + note)
+        self.stdout.write(f"ok: {process_type or 'all process types'}{note}")

@@ -1,0 +1,233 @@
+"""The operator's view of the background work: queues paused and resumed, failed tasks
+retried or discarded, one at a time or all that match, by staff allowed to, on the record."""
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission
+from django.core import mail
+from django.tasks import TaskResultStatus
+from django.test import Client
+from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
+
+from accounts.tasks import send_confirmation_email, update_search_entry
+from peers.smtp import SMTPServer
+from worker import failures, pausing
+from worker.models import Failure, Retry
+
+from .conftest import run_tasks
+from .test_email_task import smtp_at
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("database_backend"),
+]
+
+OVERVIEW = reverse("admin:worker_backgroundwork_changelist")
+FAILED = reverse("admin:worker_failed")
+ACT = reverse("admin:worker_failed_act")
+
+
+@pytest.fixture
+def staff(make_user):
+    """Staff allowed to view and to act: a client logged in as them."""
+
+    def login(*permissions):
+        user = make_user(f"staff{len(permissions)}@example.com", confirmed=True)
+        user.is_staff = True
+        user.save()
+        for codename in permissions:
+            user.user_permissions.add(Permission.objects.get(codename=codename))
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def operator(staff):
+    return staff("view_backgroundwork", "change_backgroundwork")
+
+
+@pytest.fixture
+def refused_mail(settings):
+    """A mail server that refuses every recipient for good, so the mail fails for good."""
+    with SMTPServer(refusals=["550 5.1.1 No such user"] * 20) as server:
+        smtp_at(settings, server.port)
+        yield server
+
+
+def fail_for_good(make_user, n=1):
+    users = [make_user(f"member{i}@example.com") for i in range(n)]
+    for user in users:
+        send_confirmation_email.enqueue(user.pk)
+    run_tasks()
+    return users
+
+
+def test_a_task_that_fails_for_good_is_listed_and_a_retry_sends_it(
+    operator, make_user, refused_mail, settings
+):
+    [user] = fail_for_good(make_user)
+    page = operator.get(FAILED).text
+    assert "send_confirmation_email" in page
+    assert ">Retry</button>" in page and ">Discard</button>" in page
+
+    # The mail server is fixed; staff press Retry.
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    [failure] = failures.open_failures()
+    response = operator.post(ACT, {"result_id": failure.result_id, "action": "retry"})
+    assert response.status_code == 302
+    run_tasks()
+
+    [message] = mail.outbox
+    assert message.to == [user.email]
+    assert not failures.open_failures().exists()
+    # The retry is the next attempt in the task's chain, and the history says who.
+    link = Retry.objects.get(result_id=failure.result_id)
+    assert link.attempt == 2 and "Retried by" in link.reason
+    entry = LogEntry.objects.get()
+    assert entry.user.is_staff and entry.object_id == failure.result_id
+    assert "Retried send_confirmation_email" in entry.change_message
+
+
+def test_discard_takes_a_failure_off_the_list_and_keeps_its_result(
+    operator, make_user, refused_mail
+):
+    fail_for_good(make_user)
+    [failure] = failures.open_failures()
+
+    operator.post(ACT, {"result_id": failure.result_id, "action": "discard"})
+
+    assert "No failed tasks" in operator.get(FAILED).text
+    assert DBTaskResult.objects.get(pk=failure.result_id).status == TaskResultStatus.FAILED
+    assert "Discarded send_confirmation_email" in LogEntry.objects.get().change_message
+
+
+def test_a_bulk_retry_confirms_the_count_then_retries_only_what_matches(
+    operator, make_user, refused_mail
+):
+    fail_for_good(make_user, n=3)
+    other = make_user("other@example.com")
+    Failure.objects.create(
+        result_id="not-a-mail",
+        task_path=update_search_entry.module_path,
+        queue_name="search",
+        args=[other.pk],
+        exception_class="builtins.ValueError",
+        message="boom",
+        attempt=1,
+        max_attempts=1,
+    )
+    chosen = {"task": send_confirmation_email.module_path, "action": "retry"}
+
+    confirm = operator.post(ACT, chosen)
+    assert confirm.status_code == 200
+    assert "Retry 3 failed tasks (send_confirmation_email)?" in confirm.text
+    assert not Retry.objects.exists()  # Asking changed nothing.
+
+    operator.post(ACT, {**chosen, "confirmed": "yes"})
+
+    assert Retry.objects.count() == 3
+    assert [f.task_name for f in failures.open_failures()] == ["update_search_entry"]
+    assert "Retried 3 failed task(s): send_confirmation_email" in (
+        LogEntry.objects.get().change_message
+    )
+
+
+def test_a_paused_queue_keeps_its_tasks_until_resumed(operator, make_user):
+    user = make_user()
+    operator.post(reverse("admin:worker_pause", args=["email"]))
+    email = send_confirmation_email.enqueue(user.pk)
+    index = update_search_entry.enqueue(user.pk)
+
+    run_tasks()
+
+    assert mail.outbox == []
+    assert send_confirmation_email.get_result(email.id).status == TaskResultStatus.READY
+    assert (
+        update_search_entry.get_result(index.id).status == TaskResultStatus.SUCCESSFUL
+    )  # Others run.
+    page = operator.get(OVERVIEW).text
+    assert "paused" in page and ">Resume</button>" in page
+
+    operator.post(reverse("admin:worker_resume", args=["email"]))
+    run_tasks()
+
+    assert len(mail.outbox) == 1
+    assert [e.change_message for e in LogEntry.objects.order_by("pk")] == [
+        "Paused the email queue.",
+        "Resumed the email queue.",
+    ]
+
+
+def test_a_get_changes_nothing(operator):
+    operator.get(reverse("admin:worker_pause", args=["email"]))
+    operator.get(ACT + "?action=retry")
+    assert pausing.paused_queues() == set()
+    assert not LogEntry.objects.exists()
+
+
+def test_an_unknown_queue_is_not_found(operator):
+    assert operator.post(reverse("admin:worker_pause", args=["nope"])).status_code == 404
+    assert pausing.paused_queues() == set()
+
+
+ACTIONS = [
+    ("post", reverse("admin:worker_pause", args=["email"]), {}),
+    ("post", ACT, {"action": "discard", "result_id": "x"}),
+    ("post", ACT, {"action": "retry"}),
+]
+PAGES = [OVERVIEW, FAILED, reverse("admin:worker_task", args=["x"])]
+
+
+def test_members_get_no_page_and_no_action(client, make_user):
+    client.force_login(make_user(confirmed=True))
+    for url in PAGES:
+        assert client.get(url).status_code == 302  # To the admin's login.
+    for _method, url, data in ACTIONS:
+        assert client.post(url, data).status_code == 302
+    assert pausing.paused_queues() == set()
+
+
+def test_staff_without_the_permission_get_no_page_and_no_action(staff):
+    nobody = staff()
+    for url in PAGES:
+        assert nobody.get(url).status_code == 403
+    for _method, url, data in ACTIONS:
+        assert nobody.post(url, data).status_code == 403
+    assert reverse("admin:worker_backgroundwork_changelist") not in nobody.get("/admin/").text
+
+
+def test_staff_who_may_view_may_not_act(staff, make_user, refused_mail):
+    viewer = staff("view_backgroundwork")
+    fail_for_good(make_user)
+    [failure] = failures.open_failures()
+
+    assert "Background work" in viewer.get("/admin/").text
+    page = viewer.get(FAILED).text
+    assert "send_confirmation_email" in page and ">Retry</button>" not in page
+    assert viewer.post(ACT, {"action": "retry", "result_id": failure.result_id}).status_code == 403
+    assert viewer.post(reverse("admin:worker_pause", args=["email"])).status_code == 403
+    assert failures.open_failures().count() == 1 and pausing.paused_queues() == set()
+
+
+def test_every_action_refuses_a_request_without_its_csrf_token(staff, make_user):
+    user = make_user("csrf@example.com", confirmed=True)
+    user.is_superuser = user.is_staff = True
+    user.save()
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(user)
+    for _method, url, data in ACTIONS:
+        assert strict.post(url, data).status_code == 403
+    assert pausing.paused_queues() == set()
+
+
+def test_the_task_page_shows_every_attempt(operator, make_user, refused_mail):
+    fail_for_good(make_user)
+    [failure] = failures.open_failures()
+
+    page = operator.get(reverse("admin:worker_task", args=[failure.result_id])).text
+
+    assert "first run" in page and "FAILED" in page and "SMTPRecipientsRefused" in page

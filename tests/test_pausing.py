@@ -1,0 +1,41 @@
+"""A paused queue on RQ: its workers leave its jobs in Redis until it is resumed."""
+
+import django_rq
+import pytest
+from django.tasks import TaskResultStatus
+from django_tasks_rq import Job
+from rq import SimpleWorker
+
+from accounts.tasks import send_confirmation_email, update_search_entry
+from config.settings.base import task_queues
+from worker import pausing
+from worker.engines.rq import Queue
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("rq_backend")]
+
+
+def run_rq_worker_with_the_sites_queue_class():
+    SimpleWorker(
+        [django_rq.get_queue(name, job_class=Job, queue_class=Queue) for name in task_queues],
+        connection=django_rq.get_connection(task_queues[0]),
+        job_class=Job,
+        queue_class=Queue,
+    ).work(burst=True, logging_level="WARNING")
+
+
+def test_an_rq_worker_leaves_a_paused_queue_alone_until_it_is_resumed(make_user, mailoutbox):
+    user = make_user()
+    pausing.pause("email")
+    email = send_confirmation_email.enqueue(user.pk)
+    index = update_search_entry.enqueue(user.pk)
+
+    run_rq_worker_with_the_sites_queue_class()
+
+    assert mailoutbox == []
+    assert send_confirmation_email.get_result(email.id).status == TaskResultStatus.READY
+    assert update_search_entry.get_result(index.id).status == TaskResultStatus.SUCCESSFUL
+
+    pausing.resume("email")
+    run_rq_worker_with_the_sites_queue_class()
+
+    assert len(mailoutbox) == 1

@@ -1,0 +1,42 @@
+"""Paused queues: no worker on either engine takes their tasks until they are resumed."""
+
+import time
+
+from .models import PausedQueue
+
+# How stale a worker's idea of the paused queues may be (the RQ engine asks between waits).
+REFRESH_SECONDS = 1.0
+_known = (-REFRESH_SECONDS, frozenset())
+
+
+def paused_queues() -> set[str]:
+    return set(PausedQueue.objects.values_list("name", flat=True))
+
+
+def recently_paused() -> frozenset[str]:
+    """paused_queues(), asked at most every REFRESH_SECONDS in this process."""
+    global _known
+    asked_at, names = _known
+    if time.monotonic() - asked_at >= REFRESH_SECONDS:
+        _known = (time.monotonic(), frozenset(paused_queues()))
+    return _known[1]
+
+
+def pause(name: str) -> bool:
+    """Pause `name`; False if it was paused already."""
+    _, created = PausedQueue.objects.get_or_create(name=name)
+    forget()
+    return created
+
+
+def resume(name: str) -> bool:
+    """Resume `name`; False if it wasn't paused."""
+    deleted, _ = PausedQueue.objects.filter(name=name).delete()
+    forget()
+    return bool(deleted)
+
+
+def forget() -> None:
+    """This process asks again next time: it has just changed what is paused."""
+    global _known
+    _known = (-REFRESH_SECONDS, frozenset())
