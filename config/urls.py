@@ -4,6 +4,7 @@ from django.views.generic import TemplateView
 
 from accounts.views import PeopleView
 from safeguards.views import csp_report
+from worker.metrics import metrics
 from worker.views import healthz
 
 urlpatterns = [
@@ -12,6 +13,7 @@ urlpatterns = [
     path("people/", PeopleView.as_view(), name="people"),
     path("notifications/", include("notifications.urls")),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("csp-report/", csp_report, name="csp_report"),
     path("admin/", admin.site.urls),
 ]

@@ -166,6 +166,8 @@ WORKER_STUCK_AFTER_SECONDS = 5 * 60
 WORKER_MAX_QUEUE_WAIT_SECONDS = 5 * 60
 # Finished task results are an execution log, pruned hourly once older than this.
 TASK_RESULT_RETENTION_DAYS = 14
+# /metrics answers only `Authorization: Bearer <this>`, and is off while it is empty.
+METRICS_TOKEN = ""
 
 # Links in emails are built outside any request, so the site needs to know its own address.
 SITE_URL = "http://127.0.0.1:8000"
