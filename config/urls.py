@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
@@ -17,3 +18,8 @@ urlpatterns = [
     path("csp-report/", csp_report, name="csp_report"),
     path("admin/", admin.site.urls),
 ]
+
+if "debug_toolbar" in settings.INSTALLED_APPS:  # Development settings only.
+    from debug_toolbar.toolbar import debug_toolbar_urls
+
+    urlpatterns += debug_toolbar_urls()

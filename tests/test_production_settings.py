@@ -116,3 +116,21 @@ def test_a_host_pattern_without_site_url_refuses_to_start(hosts):
         ).returncode
         == 0
     )
+
+
+SHOW = "from django.conf import settings as s; print(sorted(s.INSTALLED_APPS + s.MIDDLEWARE))"
+
+
+def test_the_debug_toolbar_is_in_development_settings_only():
+    development = manage("shell", "-c", SHOW, DJANGO_SETTINGS_MODULE="config.settings.dev")
+    production = manage("shell", "-c", SHOW, **PRODUCTION_ENV)
+
+    assert "'debug_toolbar'" in development.stdout, development.stderr
+    assert "debug_toolbar" not in production.stdout and production.returncode == 0
+
+
+def test_metrics_refuse_a_short_token_in_production():
+    result = manage("check", **PRODUCTION_ENV, METRICS_TOKEN="short")
+
+    assert result.returncode != 0
+    assert "METRICS_TOKEN is too short" in result.stderr

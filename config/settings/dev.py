@@ -28,3 +28,15 @@ MAILERS = {
 
 # Let webhooks reach a receiver on this machine.
 WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
+
+# django-debug-toolbar, a development dependency only (the image installs none): its Tasks
+# panel lists what each request enqueued. After the CSP middleware, so that the nonce its
+# scripts carry is in the header (docs/frontend.md).
+INSTALLED_APPS = [*INSTALLED_APPS, "debug_toolbar"]
+csp = MIDDLEWARE.index("django.middleware.csp.ContentSecurityPolicyMiddleware")
+MIDDLEWARE = [
+    *MIDDLEWARE[: csp + 1],
+    "debug_toolbar.middleware.DebugToolbarMiddleware",
+    *MIDDLEWARE[csp + 1 :],
+]
+INTERNAL_IPS = ["127.0.0.1", "::1"]
