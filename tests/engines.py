@@ -18,12 +18,12 @@ from config.settings.base import rq_queues, tasks_backend
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-def redis_or_skip() -> redis.Redis:
-    connection = redis.Redis.from_url(REDIS_URL)
+def redis_or_skip(url: str = REDIS_URL) -> redis.Redis:
+    connection = redis.Redis.from_url(url)
     try:
         connection.ping()
     except redis.RedisError as error:
-        message = f"No Redis at {REDIS_URL} ({error}): start redis-server, or set TEST_REDIS_URL."
+        message = f"No Redis at {url} ({error}): start redis-server, or set TEST_REDIS_URL."
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)

@@ -178,8 +178,9 @@ ACTIONS = [
     ("post", reverse("admin:worker_pause", args=["email"]), {}),
     ("post", ACT, {"action": "discard", "result_id": "x"}),
     ("post", ACT, {"action": "retry"}),
+    ("post", reverse("admin:worker_run_now", args=["x"]), {}),
 ]
-PAGES = [OVERVIEW, FAILED, reverse("admin:worker_task", args=["x"])]
+PAGES = [OVERVIEW, FAILED, reverse("admin:worker_later"), reverse("admin:worker_task", args=["x"])]
 
 
 def test_members_get_no_page_and_no_action(client, make_user):
@@ -231,3 +232,72 @@ def test_the_task_page_shows_every_attempt(operator, make_user, refused_mail):
     page = operator.get(reverse("admin:worker_task", args=[failure.result_id])).text
 
     assert "first run" in page and "FAILED" in page and "SMTPRecipientsRefused" in page
+
+
+def test_a_failure_whose_task_was_renamed_says_so_and_stays_listed(operator):
+    Failure.objects.create(
+        result_id="gone-1",
+        task_path="accounts.tasks.renamed_since",
+        queue_name="email",
+        exception_class="builtins.ValueError",
+        message="boom",
+        attempt=1,
+        max_attempts=1,
+    )
+
+    response = operator.post(ACT, {"result_id": "gone-1", "action": "retry"}, follow=True)
+
+    assert "no longer exists in the code" in response.text
+    assert failures.open_failures().count() == 1
+    assert not Retry.objects.exists() and not LogEntry.objects.exists()
+
+
+def test_a_filter_that_does_not_validate_lists_nothing(operator, make_user, refused_mail):
+    fail_for_good(make_user)
+
+    page = operator.get(FAILED, {"queue": "no-such-queue"}).text
+
+    assert "No failed tasks match this filter" in page and "Retry all" not in page
+
+
+def test_the_exception_filter_takes_a_class_name(operator, make_user, refused_mail):
+    fail_for_good(make_user)
+
+    assert (
+        "send_confirmation_email"
+        in operator.get(FAILED, {"exception": "SMTPRecipientsRefused"}).text
+    )
+    assert "No failed tasks" in operator.get(FAILED, {"exception": "RefusedSomething"}).text
+
+
+def test_the_overview_shows_each_recurring_task_with_its_last_and_next_run(operator):
+    from safeguards.tasks import prune_rate_limit_counters
+
+    result = prune_rate_limit_counters.enqueue()
+    run_tasks()
+
+    page = operator.get(OVERVIEW).text
+    assert "prune_rate_limit_counters" in page and "SUCCESSFUL" in page
+    assert "check_search_index" in page and "not since this was deployed" in page
+    task_page = operator.get(reverse("admin:worker_task", args=[result.id]))
+    assert task_page.status_code == 200 and "first run" in task_page.text
+
+
+def test_a_retry_waiting_its_turn_can_be_run_now(operator, make_user, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    user = make_user()
+    later = send_confirmation_email.using(run_after=timezone.now() + timedelta(hours=1))
+    result = later.enqueue(user.pk)
+    run_tasks()
+    assert mail.outbox == []
+    page = operator.get(reverse("admin:worker_later")).text
+    assert "send_confirmation_email" in page and ">Run now</button>" in page
+
+    operator.post(reverse("admin:worker_run_now", args=[result.id]))
+    run_tasks()
+
+    assert len(mail.outbox) == 1
+    assert LogEntry.objects.get().change_message == f"Made {result.id} due now."

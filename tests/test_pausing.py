@@ -2,6 +2,7 @@
 
 import django_rq
 import pytest
+from django.db import OperationalError
 from django.tasks import TaskResultStatus
 from django_tasks_rq import Job
 from rq import SimpleWorker
@@ -39,3 +40,33 @@ def test_an_rq_worker_leaves_a_paused_queue_alone_until_it_is_resumed(make_user,
     run_rq_worker_with_the_sites_queue_class()
 
     assert len(mailoutbox) == 1
+
+
+def test_a_worker_keeps_the_last_paused_queues_while_the_database_is_away(monkeypatch):
+    pausing.pause("email")
+    assert pausing.recently_paused() == {"email"}
+    monkeypatch.setattr(pausing, "REFRESH_SECONDS", 0)
+
+    def unreachable():
+        raise OperationalError("the database system is shutting down")
+
+    monkeypatch.setattr(pausing, "paused_queues", unreachable)
+
+    assert pausing.recently_paused() == {"email"}
+
+
+def test_looking_at_the_queues_leaves_a_dead_workers_job_to_the_workers(make_user):
+    from worker.engines import rq
+
+    job_id = send_confirmation_email.enqueue(make_user().pk).id
+    queue = django_rq.get_queue("email", job_class=Job, queue_class=Queue)
+    job = Job.fetch(job_id, connection=queue.connection)
+    queue.remove(job)
+    # Started by a worker that is gone: its entry in the started registry has expired.
+    queue.connection.zadd(queue.started_job_registry.key, {job_id: 1})
+
+    [stats] = rq.queue_stats(["email"])
+
+    assert stats.running == 1
+    assert queue.started_job_registry.get_job_count(cleanup=False) == 1
+    assert Job.fetch(job_id, connection=queue.connection).get_status() != "failed"

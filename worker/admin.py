@@ -8,9 +8,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.module_loading import import_string
 
-from . import engines, failures, pausing, processes, retries
+from . import engines, failures, pausing, processes, recurring, retries
 from .forms import FailureFilterForm
-from .models import BackgroundWork, Failure, Heartbeat
+from .models import BackgroundWork, Failure, Heartbeat, RecurringRun
 
 
 @admin.register(Heartbeat)
@@ -20,6 +20,10 @@ class HeartbeatAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+# The due-later page lists the soonest this many; its count covers them all.
+LATER_SHOWN = 100
 
 
 @admin.register(BackgroundWork)
@@ -40,6 +44,8 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
             path("", view(self.overview), name="worker_backgroundwork_changelist"),
             path("queues/<str:name>/pause/", view(self.pause), name="worker_pause"),
             path("queues/<str:name>/resume/", view(self.resume), name="worker_resume"),
+            path("later/", view(self.later), name="worker_later"),
+            path("later/<str:result_id>/run-now/", view(self.run_now), name="worker_run_now"),
             path("failed/", view(self.failed), name="worker_failed"),
             path("failed/act/", view(self.act_on_failed), name="worker_failed_act"),
             path("tasks/<str:result_id>/", view(self.task), name="worker_task"),
@@ -84,6 +90,7 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
             "Background work",
             rows=rows,
             failed_count=failures.open_failures().count(),
+            recurring=recurring.recurring(),
             workers=Heartbeat.objects.order_by("-seen_at")[:100],
         )
         return TemplateResponse(request, "admin/worker/overview.html", context)
@@ -116,23 +123,41 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
             messages.success(request, f"{verb} the {name} queue.")
         return self.back_to_overview()
 
-    def filtered(self, request, data):
+    def later(self, request):
+        self.require(request)
+        count, first = engines.current().due_later(LATER_SHOWN)
+        context = self.context(request, "Due later", count=count, later=first, shown=LATER_SHOWN)
+        return TemplateResponse(request, "admin/worker/later.html", context)
+
+    def run_now(self, request, result_id):
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:worker_later"))
+        self.require(request, change=True)
+        if engines.current().run_now(result_id):
+            message = f"Made {result_id} due now."
+            self.log(request, message, object_id=result_id, object_repr=result_id)
+            messages.success(request, message)
+        else:
+            messages.warning(request, "Nothing to do: it is no longer waiting.")
+        return HttpResponseRedirect(reverse("admin:worker_later"))
+
+    @staticmethod
+    def filtered(data):
         form = FailureFilterForm(data or None)
         found = failures.open_failures()
-        if form.is_valid():
-            found = form.filter(found)
+        if form.is_bound:
+            found = form.filter(found) if form.is_valid() else found.none()
         return form, found
 
     def failed(self, request):
         self.require(request)
-        form, found = self.filtered(request, request.GET)
+        form, found = self.filtered(request.GET)
         page = Paginator(found, 50).get_page(request.GET.get("page"))
         context = self.context(
             request,
             "Failed tasks",
             form=form,
             page=page,
-            query=request.GET.urlencode(),
             filter_query=form.query() if form.is_valid() else "",
         )
         return TemplateResponse(request, "admin/worker/failed.html", context)
@@ -148,7 +173,7 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
             chosen = failures.open_failures().filter(result_id=request.POST["result_id"])
             description = None
         else:
-            form, chosen = self.filtered(request, request.POST)
+            form, chosen = self.filtered(request.POST)
             if not form.is_valid():
                 raise Http404("No such filter.")
             description = form.describe()
@@ -163,16 +188,24 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
                     form=form,
                 )
                 return TemplateResponse(request, "admin/worker/confirm.html", context)
-        done = 0
+        done = gone = 0
         for failure in chosen[: failures.BULK_LIMIT]:
-            if action == "retry":
+            if action == "discard":
+                done += failures.discard(failure)
+            elif failures.task_of(failure) is None:
+                gone += 1
+            else:
                 reason = f"Retried by {request.user.get_username()} from the admin."
                 done += failures.retry(failure, reason=reason) is not None
-            else:
-                done += failures.discard(failure)
+        if gone:
+            messages.error(
+                request,
+                f"{gone} failed task(s) can't be retried: their task no longer exists in the "
+                "code (renamed or removed). Discard them.",
+            )
         verb = "Retried" if action == "retry" else "Discarded"
         if description is None:
-            [failure] = list(Failure.objects.filter(result_id=request.POST["result_id"])) or [None]
+            failure = Failure.objects.filter(result_id=request.POST["result_id"]).first()
             what = failure.task_name if failure else request.POST["result_id"]
             message = f"{verb} {what} ({request.POST['result_id']})." if done else ""
             object_id = request.POST["result_id"]
@@ -182,7 +215,7 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
         if done:
             self.log(request, message, object_id=object_id, object_repr=what)
             messages.success(request, message)
-        else:
+        elif not gone:
             messages.warning(request, "Nothing to do: retried or discarded already.")
         return HttpResponseRedirect(reverse("admin:worker_failed"))
 
@@ -190,7 +223,14 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
         self.require(request)
         failure = Failure.objects.filter(result_id=result_id).first()
         first = retries.first_id(result_id)
-        task_path = failure.task_path if failure else retries.task_path_of(first)
+        task_path = (
+            failure.task_path
+            if failure
+            else retries.task_path_of(first)
+            or RecurringRun.objects.filter(result_id=result_id)
+            .values_list("task_path", flat=True)
+            .first()
+        )
         if task_path is None:
             raise Http404("No task result with this id is known here.")
         try:

@@ -3,8 +3,8 @@ from django.apps import AppConfig
 
 class WorkerConfig(AppConfig):
     name = "worker"
-    verbose_name = "Background worker"
+    verbose_name = "Workers"
 
     def ready(self):
-        # Registers the system checks; connects the task log and retry receivers.
-        from . import checks, retries, signals  # noqa: F401
+        # Registers the system checks; connects the task log, retry and recurring receivers.
+        from . import checks, recurring, retries, signals  # noqa: F401

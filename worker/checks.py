@@ -9,6 +9,10 @@ from django.conf import settings
 from django.core import checks
 from django.tasks import Task
 from django.utils.module_loading import module_has_submodule
+from django_tasks.base import Task as BackportTask
+
+# The RQ backend's tasks are the django-tasks backport's class.
+TASK_CLASSES = (Task, BackportTask)
 
 
 def site_tasks() -> list[Task]:
@@ -17,7 +21,7 @@ def site_tasks() -> list[Task]:
     for app in apps.get_app_configs():
         if module_has_submodule(app.module, "tasks"):
             module = import_module(f"{app.name}.tasks")
-            found += [value for value in vars(module).values() if isinstance(value, Task)]
+            found += [value for value in vars(module).values() if isinstance(value, TASK_CLASSES)]
     return found
 
 

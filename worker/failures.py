@@ -1,8 +1,6 @@
 """The failed list: tasks whose last attempt failed with no further attempt coming, and
 what staff may do with them (retry through the task's chain, or discard)."""
 
-import logging
-
 from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -10,8 +8,6 @@ from django.utils.module_loading import import_string
 from . import retries
 from .models import Failure, Retry
 from .policies import policy_for
-
-logger = logging.getLogger(__name__)
 
 # A bulk action acts on at most this many failures per request; the page says if more match.
 BULK_LIMIT = 1000
@@ -41,15 +37,22 @@ def record(task, result_id: str, args, kwargs, error, *, attempt: int | None = N
 
 def open_failures():
     """Failures nobody has retried or discarded, newest first."""
-    return Failure.objects.filter(retried_at=None, discarded_at=None).order_by("-failed_at")
+    return Failure.objects.filter(retried_at=None, discarded_at=None).order_by("-failed_at", "pk")
+
+
+def task_of(failure: Failure):
+    """The failure's task, or None if the code no longer has it (renamed or removed)."""
+    try:
+        return import_string(failure.task_path)
+    except ImportError:
+        return None
 
 
 def retry(failure: Failure, *, reason: str):
     """Enqueue the next attempt of `failure`'s task, linked to it in its chain; None if it
-    was retried or discarded meanwhile, or its task no longer exists."""
-    try:
-        task = import_string(failure.task_path)
-    except ImportError:
+    was retried or discarded meanwhile, or its task no longer exists (see task_of)."""
+    task = task_of(failure)
+    if task is None:
         return None
     with transaction.atomic():
         locked = open_failures().select_for_update().filter(pk=failure.pk).first()

@@ -1,6 +1,7 @@
 from urllib.parse import urlencode
 
 from django import forms
+from django.db.models import Q
 
 from .checks import site_tasks
 from .processes import served_by
@@ -21,7 +22,10 @@ class FailureFilterForm(forms.Form):
     task = forms.ChoiceField(required=False, choices=task_choices)
     queue = forms.ChoiceField(required=False, choices=queue_choices)
     exception = forms.CharField(
-        required=False, max_length=255, label="Exception class", help_text="Its full path."
+        required=False,
+        max_length=255,
+        label="Exception class",
+        help_text="Its name (SMTPAuthenticationError) or full path.",
     )
     since = forms.DateTimeField(
         required=False,
@@ -29,13 +33,16 @@ class FailureFilterForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
 
-    FIELDS = {"task": "task_path", "queue": "queue_name", "exception": "exception_class"}
-
     def filter(self, failures):
         data = self.cleaned_data
-        for field, column in self.FIELDS.items():
-            if data[field]:
-                failures = failures.filter(**{column: data[field]})
+        if data["task"]:
+            failures = failures.filter(task_path=data["task"])
+        if data["queue"]:
+            failures = failures.filter(queue_name=data["queue"])
+        if name := data["exception"]:
+            failures = failures.filter(
+                Q(exception_class=name) | Q(exception_class__endswith=f".{name}")
+            )
         if data["since"]:
             failures = failures.filter(failed_at__gte=data["since"])
         return failures

@@ -128,6 +128,18 @@ class Failure(models.Model):
         return self.task_path.rpartition(".")[2]
 
 
+class RecurringRun(models.Model):
+    """The last run of a recurring (@cron) task, whatever the engine keeps (recurring.py)."""
+
+    task_path = models.CharField(max_length=255, primary_key=True)
+    result_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=20)
+    finished_at = models.DateTimeField()
+
+    def __str__(self):
+        return self.task_path
+
+
 class BackgroundWork(models.Model):
     """No table: what the admin's "Background work" pages need permission for (admin.py).
     View to see the queues, workers and failed tasks; change to retry, discard and pause."""

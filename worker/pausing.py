@@ -1,8 +1,14 @@
 """Paused queues: no worker on either engine takes their tasks until they are resumed."""
 
+import json
+import logging
 import time
 
+from django.db import DatabaseError, close_old_connections, connection
+
 from .models import PausedQueue
+
+logger = logging.getLogger(__name__)
 
 # How stale a worker's idea of the paused queues may be (the RQ engine asks between waits).
 REFRESH_SECONDS = 1.0
@@ -14,12 +20,19 @@ def paused_queues() -> set[str]:
 
 
 def recently_paused() -> frozenset[str]:
-    """paused_queues(), asked at most every REFRESH_SECONDS in this process."""
+    """paused_queues(), asked at most every REFRESH_SECONDS in this process. While the
+    database is unreachable, the last answer stands: a worker keeps working."""
     global _known
     asked_at, names = _known
     if time.monotonic() - asked_at >= REFRESH_SECONDS:
-        _known = (time.monotonic(), frozenset(paused_queues()))
-    return _known[1]
+        try:
+            close_old_connections()
+            names = frozenset(paused_queues())
+        except DatabaseError as error:
+            connection.close()
+            logger.warning("event=paused_queues_unknown error=%s", json.dumps(str(error)[:200]))
+        _known = (time.monotonic(), names)
+    return names
 
 
 def pause(name: str) -> bool:

@@ -190,13 +190,18 @@ def retry_failed_task(sender, task_result, **kwargs):
     # The result holds only the traceback, and a backoff needs the exception: every engine
     # sends task_finished inside the `except` that caught it.
     exception = sys.exception()
+    if exception is None:
+        return  # RQ's abandoned job: its engine re-runs it or lists it (rerun_after_worker_died).
     deadline = time.monotonic() + PATIENCE_SECONDS
     try:
         if not retry(task_result, exception, deadline):
-            error = exception or FailedWithoutException(task_result)
             patiently(
                 lambda: failures.record(
-                    task_result.task, task_result.id, task_result.args, task_result.kwargs, error
+                    task_result.task,
+                    task_result.id,
+                    task_result.args,
+                    task_result.kwargs,
+                    exception,
                 ),
                 deadline,
             )
@@ -213,18 +218,10 @@ def retry_failed_task(sender, task_result, **kwargs):
         )
 
 
-class FailedWithoutException(Exception):
-    """What a failure reported outside an `except` block lists: its last error's class."""
-
-    def __init__(self, task_result):
-        errors = task_result.errors
-        super().__init__(errors[-1].exception_class_path if errors else "unknown error")
-
-
 def retry(task_result, exception, deadline) -> bool:
     """Enqueue the next attempt if the policy asks for one; whether one is coming."""
     policy = policy_for(task_result.task)
-    if exception is None or policy.max_attempts == 1:
+    if policy.max_attempts == 1:
         return False
     if not task_result.task.get_backend().supports_defer:
         # ImmediateBackend runs tasks inside .enqueue(), in the web request: a retry there

@@ -31,7 +31,7 @@ def free_port() -> int:
 
 
 class Site:
-    def __init__(self, tmp_path: Path):
+    def __init__(self, tmp_path: Path, redis_url: str = REDIS_URL, **env):
         self.mail_dir = tmp_path / "mail"
         self.mail_dir.mkdir()
         self.database = TemporaryDatabase(tmp_path, os.environ.get("DATABASE_URL"))
@@ -39,7 +39,8 @@ class Site:
         self.url = f"http://127.0.0.1:{port}"
         # TASKS_ENGINE=rq in the environment runs the same processes on RQ, with a Redis
         # database of the tests' own.
-        self.redis = redis_or_skip() if os.environ.get("TASKS_ENGINE") == "rq" else None
+        rq = os.environ.get("TASKS_ENGINE") == "rq"
+        self.redis = redis_or_skip(redis_url) if rq else None
         self.processes = Processes(
             tmp_path,
             DATABASE_URL=self.database.url,
@@ -49,7 +50,8 @@ class Site:
             # One proxy in front, as on a platform: each test's browser names its client
             # (tests/e2e/conftest.py), and per-client rate limits apply per visitor.
             TRUSTED_PROXY_COUNT="1",
-            **({"REDIS_URL": REDIS_URL} if self.redis else {}),
+            **({"REDIS_URL": redis_url} if self.redis else {}),
+            **env,
         )
 
     def start(self):

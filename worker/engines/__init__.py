@@ -11,6 +11,8 @@ Each engine module provides:
 - `recover_dead_tasks()`: fails, and re-runs where the policy allows, dead workers' tasks.
 - `prune_results()`: deletes results older than TASK_RESULT_RETENTION_DAYS.
 - `queue_stats(queues)`: a QueueStats for each queue, in the order given.
+- `due_later(limit)`: (how many, the first `limit` as Later) tasks waiting for run_after.
+- `run_now(result_id)`: makes one of those due at once; False if it isn't waiting.
 """
 
 from dataclasses import dataclass
@@ -50,3 +52,18 @@ class QueueStats:
     running: int
     finished_last_hour: int | None
     failed_last_hour: int | None
+
+
+@dataclass
+class Later:
+    """A task waiting for its run_after: a retry waiting its turn, usually."""
+
+    result_id: str
+    task_path: str
+    queue: str
+    run_after: object  # datetime
+    args: list
+
+    @property
+    def task_name(self) -> str:
+        return self.task_path.rpartition(".")[2]

@@ -42,7 +42,7 @@ from django_tasks_db.utils import exclusive_transaction, is_locked_database_exce
 from .. import recovery
 from ..heartbeat import HeartbeatThread, new_process_id
 from ..models import PausedQueue
-from . import QueueStats
+from . import Later, QueueStats
 
 logger = logging.getLogger("worker")
 
@@ -386,3 +386,22 @@ def queue_stats(queues: list[str]) -> list[QueueStats]:
             )
         )
     return stats
+
+
+def waiting_for_later():
+    return DBTaskResult.objects.filter(
+        status=TaskResultStatus.READY, run_after__gt=timezone.now()
+    ).exclude(run_after=get_date_max())
+
+
+def due_later(limit: int) -> tuple[int, list[Later]]:
+    later = waiting_for_later()
+    first = later.order_by("run_after")[:limit]
+    return later.count(), [
+        Later(str(r.pk), r.task_path, r.queue_name, r.run_after, r.args_kwargs["args"])
+        for r in first
+    ]
+
+
+def run_now(result_id: str) -> bool:
+    return bool(waiting_for_later().filter(pk=result_id).update(run_after=timezone.now()))

@@ -2,6 +2,8 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+from . import QueueStats
+
 
 def run_worker(*, queues: list[str], threads: int, worker_id: str, batch: bool = False) -> None:
     raise ImproperlyConfigured(
@@ -29,7 +31,13 @@ def prune_results() -> None:
     pass  # Nothing is stored.
 
 
-def queue_stats(queues: list[str]) -> list:
-    from . import QueueStats
-
+def queue_stats(queues: list[str]) -> list[QueueStats]:
     return [QueueStats(name, 0, None, 0, 0, None, None) for name in queues]
+
+
+def due_later(limit: int) -> tuple[int, list]:
+    return 0, []
+
+
+def run_now(result_id: str) -> bool:
+    return False

@@ -38,7 +38,7 @@ from worker.heartbeat import beat_interval
 from worker.policies import ExpectedFailure
 from worker.recovery import WORKER_DIED, WorkerDied
 
-from . import QueueStats
+from . import Later, QueueStats
 
 logger = logging.getLogger(__name__)
 
@@ -387,10 +387,35 @@ def queue_stats(queues: list[str]) -> list[QueueStats]:
                 name=name,
                 waiting=queue.count,
                 oldest_wait=(now - since).total_seconds() if since else None,
-                later=queue.scheduled_job_registry.count,
-                running=queue.started_job_registry.count,
+                # cleanup=False, as in problems(): only the workers may clean.
+                later=queue.scheduled_job_registry.get_job_count(cleanup=False),
+                running=queue.started_job_registry.get_job_count(cleanup=False),
                 finished_last_hour=None,
                 failed_last_hour=failed,
             )
         )
     return stats
+
+
+def due_later(limit: int) -> tuple[int, list[Later]]:
+    count, found = 0, []
+    for name in settings.TASKS["default"]["QUEUES"]:
+        registry = django_rq.get_queue(
+            name, job_class=Job, queue_class=Queue
+        ).scheduled_job_registry
+        count += registry.get_job_count(cleanup=False)
+        for job_id in registry.get_job_ids(0, limit - 1, cleanup=False):
+            with contextlib.suppress(NoSuchJobError):
+                job = Job.fetch(job_id, connection=registry.connection)
+                when = registry.get_scheduled_time(job)
+                found.append(Later(job.id, job.func_name, name, when, list(job.args)))
+    return count, sorted(found, key=lambda later: later.run_after)[:limit]
+
+
+def run_now(result_id: str) -> bool:
+    for name in settings.TASKS["default"]["QUEUES"]:
+        queue = django_rq.get_queue(name, job_class=Job, queue_class=Queue)
+        if queue.scheduled_job_registry.remove(result_id):
+            queue.enqueue_job(Job.fetch(result_id, connection=queue.connection))
+            return True
+    return False
