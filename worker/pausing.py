@@ -4,7 +4,7 @@ import json
 import logging
 import time
 
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError
 
 from .models import PausedQueue
 
@@ -26,10 +26,8 @@ def recently_paused() -> frozenset[str]:
     asked_at, names = _known
     if time.monotonic() - asked_at >= REFRESH_SECONDS:
         try:
-            close_old_connections()
             names = frozenset(paused_queues())
         except DatabaseError as error:
-            connection.close()
             logger.warning("event=paused_queues_unknown error=%s", json.dumps(str(error)[:200]))
         _known = (time.monotonic(), names)
     return names

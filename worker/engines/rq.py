@@ -20,7 +20,7 @@ from datetime import timedelta
 
 import django_rq
 from django.conf import settings
-from django.db import connections
+from django.db import close_old_connections, connections
 from django.utils import timezone
 from django_rq.queues import DjangoRQ
 from django_tasks_rq import Job
@@ -72,6 +72,8 @@ class Queue(DjangoRQ):
             )
 
         while True:
+            # Outside any request: drop a connection the database closed (a restart).
+            close_old_connections()
             paused = pausing.recently_paused()
             serving = [queue for queue in queues if queue.name not in paused]
             for queue in serving:
