@@ -7,7 +7,8 @@
    on the database engine also with Django's default connection settings.
 4. Enqueue-to-start latency, one task at a time to an idle worker.
 5. `rebuild_search_index` on 10,000 and 100,000 members: time and peak memory.
-6. Rows from the other benchmark modules: bench/webhooks.py, bench/deadline.py, bench/web.py.
+6. Rows from the other benchmark modules: bench/webhooks.py, bench/deadline.py, bench/web.py,
+   bench/operator.py.
 
 PostgreSQL comes from DATABASE_URL (a scratch database is created and dropped on that
 server); Redis from BENCH_REDIS_URL (default database 14 on 127.0.0.1, emptied before
@@ -43,7 +44,7 @@ REQUESTS = 50
 THROUGHPUT_TASKS = 1000
 LATENCY_TASKS = 100
 ENGINES = {"database": {}, "rq": {"TASKS_ENGINE": "rq", "REDIS_URL": REDIS_URL}}
-OTHER_MODULES = ["bench.webhooks", "bench.deadline", "bench.web"]
+OTHER_MODULES = ["bench.webhooks", "bench.deadline", "bench.web", "bench.operator"]
 
 
 def ms(seconds):
