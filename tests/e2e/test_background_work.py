@@ -120,8 +120,10 @@ def test_staff_retry_discard_and_pause(page: Page, browser, operated, mail_serve
     page.get_by_role("link", name="Background work", exact=True).click()
     row(page, "email").first.get_by_role("button", name="Pause").click()
     expect(row(page, "email").first.get_by_role("button", name="Resume")).to_be_visible()
+    # RQ's workers notice a pause within pausing.REFRESH_SECONDS (docs/operating.md).
+    page.wait_for_timeout(1500)
     waiting = sign_up(browser, operated, "fifth@example.com")
-    page.wait_for_timeout(3000)  # Longer than any worker takes to notice a pause, or a task.
+    page.wait_for_timeout(3000)  # Longer than a worker takes to send a mail it was given.
     assert mail_to(mail_server, "fifth@example.com") == []
     expect(waiting.locator("#email-status")).not_to_contain_text("Sent")
     row(page, "email").first.get_by_role("button", name="Resume").click()
