@@ -183,7 +183,8 @@ def test_restarted_worker_recovers_its_own_tasks_at_once(processes, make_user, t
 
 def test_a_worker_leaves_a_live_worker_with_the_same_id_alone(processes, tmp_path):
     marker = tmp_path / "marker"
-    result = tasks.sleep_then_record.enqueue(3, str(marker))
+    # Long enough that the second worker, however slowly it starts, finds it running.
+    result = tasks.sleep_then_record.enqueue(8, str(marker))
     # Containers on the host network all get the id host:1.
     first = processes.general("--worker-id", "host:1")
     wait_for(lambda: marker.exists(), message="the task to start")
