@@ -301,3 +301,19 @@ def test_a_retry_waiting_its_turn_can_be_run_now(operator, make_user, settings):
 
     assert len(mail.outbox) == 1
     assert LogEntry.objects.get().change_message == f"Made {result.id} due now."
+
+
+def test_the_overview_says_so_when_the_task_engine_does_not_answer(operator, monkeypatch):
+    import redis
+
+    from worker import engines
+
+    def unreachable(queues):
+        raise redis.exceptions.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(engines.current(), "queue_stats", unreachable)
+
+    response = operator.get(OVERVIEW)
+
+    assert response.status_code == 200
+    assert "The task engine did not answer: ConnectionError." in response.text

@@ -7,6 +7,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.module_loading import import_string
+from redis.exceptions import RedisError
 
 from . import engines, failures, pausing, processes, recurring, retries
 from .forms import FailureFilterForm
@@ -81,10 +82,12 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
         self.require(request)
         served_by = processes.served_by()
         paused = pausing.paused_queues()
-        rows = [
-            (stats, served_by[stats.name], stats.name in paused)
-            for stats in engines.current().queue_stats(list(served_by))
-        ]
+        try:
+            stats = engines.current().queue_stats(list(served_by))
+        except RedisError as error:  # The page still shows the failures and the history.
+            messages.error(request, f"The task engine did not answer: {type(error).__name__}.")
+            stats = []
+        rows = [(each, served_by[each.name], each.name in paused) for each in stats]
         context = self.context(
             request,
             "Background work",
