@@ -5,9 +5,11 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.core import mail
+from django.db import OperationalError
 from django.tasks import TaskResultStatus
 from django.test import Client
 from django.urls import reverse
+from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
 from accounts.tasks import send_confirmation_email, update_search_entry
@@ -90,6 +92,23 @@ def test_a_task_that_fails_for_good_is_listed_and_a_retry_sends_it(
     entry = LogEntry.objects.get()
     assert entry.user.is_staff and entry.object_id == failure.result_id
     assert "Retried send_confirmation_email" in entry.change_message
+
+
+def test_a_retry_the_task_engine_refuses_stays_on_the_list(
+    operator, make_user, refused_mail, monkeypatch
+):
+    fail_for_good(make_user, n=2)
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr(DatabaseBackend, "enqueue", unreachable)
+    response = operator.post(ACT, {"action": "retry", "confirmed": "yes", "queue": "email"})
+
+    assert response.status_code == 302
+    assert "didn&#x27;t answer" in operator.get(FAILED).text
+    assert failures.open_failures().count() == 2
+    assert not Retry.objects.exists() and not LogEntry.objects.exists()
 
 
 def test_discard_takes_a_failure_off_the_list_and_keeps_its_result(

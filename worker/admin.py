@@ -199,7 +199,15 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
                 gone += 1
             else:
                 reason = f"Retried by {request.user.get_username()} from the admin."
-                done += failures.retry(failure, reason=reason) is not None
+                try:
+                    done += failures.retry(failure, reason=reason) is not None
+                except retries.UNREACHABLE:
+                    messages.error(
+                        request,
+                        "The task engine didn't answer: what wasn't retried is still on the "
+                        "list. Try again when it is back.",
+                    )
+                    break
         if gone:
             messages.error(
                 request,

@@ -50,7 +50,10 @@ def task_of(failure: Failure):
 
 def retry(failure: Failure, *, reason: str):
     """Enqueue the next attempt of `failure`'s task, linked to it in its chain; None if it
-    was retried or discarded meanwhile, or its task no longer exists (see task_of)."""
+    was retried or discarded meanwhile, or its task no longer exists (see task_of).
+
+    The failure is taken off the list first, in its own transaction, so the enqueue and
+    its link commit together right after (RQ's worker may start the job at once)."""
     task = task_of(failure)
     if task is None:
         return None
@@ -58,17 +61,21 @@ def retry(failure: Failure, *, reason: str):
         locked = open_failures().select_for_update().filter(pk=failure.pk).first()
         if locked is None:
             return None
-        result = retries.enqueue_next(
-            task,
-            locked.result_id,
-            locked.args,
-            locked.kwargs,
-            reason=reason,
-            attempt=locked.attempt,
-        )
         locked.retried_at = timezone.now()
         locked.save(update_fields=["retried_at"])
-    return result
+    try:
+        with transaction.atomic():
+            return retries.enqueue_next(
+                task,
+                locked.result_id,
+                locked.args,
+                locked.kwargs,
+                reason=reason,
+                attempt=locked.attempt,
+            )
+    except BaseException:
+        Failure.objects.filter(pk=locked.pk).update(retried_at=None)
+        raise
 
 
 def discard(failure: Failure) -> bool:
