@@ -1,11 +1,15 @@
 """The operator's view of the background work: queues paused and resumed, failed tasks
 retried or discarded, one at a time or all that match, by staff allowed to, on the record."""
 
+import re
+from datetime import timedelta
+
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.core import mail
 from django.db import OperationalError
+from django.db.models.functions import Now
 from django.tasks import TaskResultStatus
 from django.test import Client
 from django.urls import reverse
@@ -15,7 +19,9 @@ from django_tasks_db.models import DBTaskResult
 from accounts.tasks import send_confirmation_email, update_search_entry
 from peers.smtp import SMTPServer
 from worker import failures, pausing
-from worker.models import Failure, Retry
+from worker.heartbeat import HeartbeatThread
+from worker.models import Failure, Heartbeat, Retry
+from worker.tasks import recover_dead_tasks
 
 from .conftest import run_tasks
 from .test_email_task import smtp_at
@@ -58,6 +64,18 @@ def refused_mail(settings):
     with SMTPServer(refusals=["550 5.1.1 No such user"] * 20) as server:
         smtp_at(settings, server.port)
         yield server
+
+
+def table_rows(page: str, table_id: str) -> list[list[str]]:
+    """The text of each cell of each row in the body of the page's table `table_id`."""
+    body = re.search(rf'<table id="{table_id}">.*?<tbody>(.*?)</tbody>', page, re.S)[1]
+    return [
+        [
+            re.sub(r"<[^>]+>|\s+", " ", cell).strip()
+            for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        ]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
 
 
 def fail_for_good(make_user, n=1):
@@ -179,6 +197,32 @@ def test_a_paused_queue_keeps_its_tasks_until_resumed(operator, make_user):
         "Paused the email queue.",
         "Resumed the email queue.",
     ]
+
+
+def test_the_overview_shows_live_and_dead_workers_and_what_recovery_did(
+    operator, make_user, settings
+):
+    user = make_user()
+    live, dead = "web-1:1/aaaa", "web-2:1/bbbb"
+    HeartbeatThread("web-1:1", live, ["email", "default", "search"], threads=3).beat()
+    HeartbeatThread("web-2:1", dead, ["email", "default", "search"], threads=3).beat()
+    DBTaskResult.objects.get(pk=send_confirmation_email.enqueue(user.pk).id).claim(live)
+    orphan = send_confirmation_email.enqueue(user.pk)
+    DBTaskResult.objects.get(pk=orphan.id).claim(dead)
+    dead_after = timedelta(seconds=settings.WORKER_DEAD_AFTER_SECONDS + 1)
+    Heartbeat.objects.filter(pk=dead).update(seen_at=Now() - dead_after)
+    recover_dead_tasks.call()
+    operator.post(reverse("admin:worker_pause", args=["webhooks"]))
+
+    page = operator.get(OVERVIEW).text
+
+    rows = table_rows(page, "workers")
+    assert [row[0] for row in rows] == [live, dead]
+    assert rows[0][1] == "general" and rows[0][4] == "3" and rows[0][7] == "1"
+    assert rows[0][8] == "live" and rows[1][8].startswith("dead")
+    [recovered] = table_rows(page, "recovered")
+    assert recovered[2] == dead and recovered[3].startswith("ran it again")
+    assert [row[2] for row in table_rows(page, "history")] == ["Paused the webhooks queue."]
 
 
 def test_a_get_changes_nothing(operator):

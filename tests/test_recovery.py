@@ -34,7 +34,7 @@ def running_task(task_result, process_id):
 
 
 def alive(process_id, worker_id="host:1"):
-    HeartbeatThread(worker_id, process_id, ["default"]).beat()
+    HeartbeatThread(worker_id, process_id, ["default"], threads=2).beat()
 
 
 def status(row) -> str:

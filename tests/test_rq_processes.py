@@ -16,6 +16,9 @@ from rq import Worker as RQWorker
 
 from accounts.tasks import send_confirmation_email
 from peers.smtp import SMTPServer
+from worker.engines import rq as rq_engine
+from worker.models import Recovery
+from worker.processes import process_type_of
 
 from .engines import REDIS_URL
 from .processes import Processes, database_url, needs_shared_database, wait_for
@@ -123,7 +126,13 @@ def test_killed_worker_loses_no_confirmation_email(processes, make_user):
         # WORKER_DEAD_AFTER_SECONDS old (3 s in these settings), and runs it again.
         processes.general(E2E_SMTP_PORT=str(mail.port))
         wait_for(lambda: mail.messages, timeout=30, message="the email to be sent again")
+        # The operator's view: the live worker, and what recovery did with the dead one's job.
+        seen = rq_engine.workers(10)
+        assert seen and all(each.alive for each in seen)
+        assert {process_type_of(each.queues) for each in seen} == {"general"}
     assert [message["To"] for message in mail.messages] == ["ann@example.com"]
+    [recovery] = Recovery.objects.all()
+    assert recovery.rerun and recovery.task_path == "accounts.tasks.send_confirmation_email"
 
 
 def test_worker_killed_between_taking_a_job_and_starting_it_loses_nothing(

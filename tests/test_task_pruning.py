@@ -8,7 +8,8 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from django_tasks_rq import Job
 
-from worker.models import Retry
+from worker.heartbeat import HeartbeatThread
+from worker.models import Heartbeat, Recovery, Retry
 from worker.tasks import prune_task_results, recover_dead_tasks
 
 from . import tasks
@@ -32,6 +33,24 @@ def test_prune_keeps_recent_and_unfinished_results(settings, tmp_path):
         recent.id,
         waiting.id,
     }
+
+
+@pytest.mark.usefixtures("database_backend")
+def test_prune_forgets_workers_dead_a_day_and_old_recoveries(settings):
+    long_ago = timezone.now() - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS + 1)
+    for name, seen in (
+        ("dead-long-ago", timezone.now() - timedelta(days=1, minutes=1)),
+        ("dead-an-hour-ago", timezone.now() - timedelta(hours=1)),
+    ):
+        HeartbeatThread(name, name, ["default"], threads=1).beat()
+        Heartbeat.objects.filter(pk=name).update(seen_at=seen)
+        Recovery.objects.create(result_id=name, worker=name, task_path="t", rerun=True)
+    Recovery.objects.filter(pk="dead-long-ago").update(recovered_at=long_ago)
+
+    prune_task_results.call()
+
+    assert list(Heartbeat.objects.values_list("pk", flat=True)) == ["dead-an-hour-ago"]
+    assert list(Recovery.objects.values_list("pk", flat=True)) == ["dead-an-hour-ago"]
 
 
 @pytest.mark.usefixtures("database_backend")

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("database_backend")
 def beat(queues):
     worker_id = default_worker_id()
     process_id = new_process_id(worker_id)
-    HeartbeatThread(worker_id, process_id, queues).beat()
+    HeartbeatThread(worker_id, process_id, queues, threads=2).beat()
     return process_id
 
 

@@ -24,8 +24,9 @@ from notifications.models import Delivery, Endpoint, Event
 from notifications.tasks import deliver_webhook, sweep_deliveries
 from peers.receiver import Answer, SilentReceiver
 from peers.smtp import SMTPServer
+from worker import engines
 from worker.locks import LOCK_KEY
-from worker.models import Heartbeat
+from worker.models import Heartbeat, Recovery
 from worker.tasks import recover_dead_tasks
 
 from . import tasks
@@ -101,6 +102,9 @@ def test_killed_worker_loses_none_of_its_confirmation_emails(processes, make_use
         worker = processes.general(E2E_SMTP_PORT=str(slow_mail.port))
         results = [send_confirmation_email.enqueue(user.pk) for user in users]
         wait_for(lambda: slow_mail.sessions == threads, message="the worker to send them all")
+        # The operator's view of it (the Background work overview).
+        [seen] = engines.current().workers(10)
+        assert seen.alive and (seen.threads, seen.in_flight) == (threads, threads)
         worker.signal(signal.SIGKILL)
         worker.wait()
 
@@ -110,6 +114,10 @@ def test_killed_worker_loses_none_of_its_confirmation_emails(processes, make_use
 
     presume_dead(settings)
     assert recover_dead_tasks.call() == f"recovered {threads}"
+    [dead] = engines.current().workers(10)
+    assert not dead.alive and dead.in_flight == 0
+    recovered = Recovery.objects.filter(worker=dead.name, rerun=True)
+    assert sorted(recovered.values_list("result_id", flat=True)) == sorted(r.id for r in results)
 
     for result in results:
         original = DBTaskResult.objects.get(pk=result.id)

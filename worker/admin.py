@@ -11,12 +11,20 @@ from redis.exceptions import RedisError
 
 from . import engines, failures, pausing, processes, recurring, retries
 from .forms import FailureFilterForm
-from .models import BackgroundWork, Failure, Heartbeat, RecurringRun
+from .models import BackgroundWork, Failure, Heartbeat, Recovery, RecurringRun
 
 
 @admin.register(Heartbeat)
 class HeartbeatAdmin(admin.ModelAdmin):
-    list_display = ["process_id", "worker_id", "hostname", "pid", "started_at", "seen_at"]
+    list_display = [
+        "process_id",
+        "worker_id",
+        "hostname",
+        "pid",
+        "threads",
+        "started_at",
+        "seen_at",
+    ]
     readonly_fields = list_display
 
     def has_add_permission(self, request):
@@ -25,6 +33,10 @@ class HeartbeatAdmin(admin.ModelAdmin):
 
 # The due-later page lists the soonest this many; its count covers them all.
 LATER_SHOWN = 100
+# The overview lists this many worker processes, and tasks recovered from dead ones.
+WORKERS_SHOWN = RECOVERED_SHOWN = 50
+# And the latest this many staff actions, from the admin's history.
+HISTORY_SHOWN = 20
 
 
 @admin.register(BackgroundWork)
@@ -82,11 +94,13 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
         self.require(request)
         served_by = processes.served_by()
         paused = pausing.paused_queues()
+        engine = engines.current()
         try:
-            stats = engines.current().queue_stats(list(served_by))
+            stats = engine.queue_stats(list(served_by))
+            workers = engine.workers(WORKERS_SHOWN)
         except RedisError as error:  # The page still shows the failures and the history.
             messages.error(request, f"The task engine did not answer: {type(error).__name__}.")
-            stats = []
+            stats, workers = [], []
         rows = [(each, served_by[each.name], each.name in paused) for each in stats]
         context = self.context(
             request,
@@ -94,7 +108,13 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
             rows=rows,
             failed_count=failures.open_failures().count(),
             recurring=recurring.recurring(),
-            workers=Heartbeat.objects.order_by("-seen_at")[:100],
+            workers=[(each, processes.process_type_of(each.queues)) for each in workers],
+            recovered=Recovery.objects.order_by("-recovered_at")[:RECOVERED_SHOWN],
+            history=LogEntry.objects.filter(
+                content_type=ContentType.objects.get_for_model(BackgroundWork)
+            )
+            .select_related("user")
+            .order_by("-action_time")[:HISTORY_SHOWN],
         )
         return TemplateResponse(request, "admin/worker/overview.html", context)
 

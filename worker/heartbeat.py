@@ -64,11 +64,12 @@ def holds_liveness_lock(process_id: str) -> bool | None:
 
 
 class HeartbeatThread(threading.Thread):
-    def __init__(self, worker_id: str, process_id: str, queues: list[str]):
+    def __init__(self, worker_id: str, process_id: str, queues: list[str], threads: int):
         super().__init__(name=f"heartbeat-{process_id}", daemon=True)
         self.worker_id = worker_id
         self.process_id = process_id
         self.queues = queues
+        self.threads = threads
         self.stopping = threading.Event()
         self.locked_session = None
 
@@ -82,6 +83,7 @@ class HeartbeatThread(threading.Thread):
                 queues=",".join(self.queues),
                 hostname=socket.gethostname(),
                 pid=os.getpid(),
+                threads=self.threads,
                 started_at=Now(),
                 seen_at=Now(),
             )

@@ -17,6 +17,7 @@ class Heartbeat(models.Model):
     queues = models.CharField(max_length=255)
     hostname = models.CharField(max_length=255)
     pid = models.PositiveIntegerField()
+    threads = models.PositiveSmallIntegerField(null=True)
     started_at = models.DateTimeField()
     seen_at = models.DateTimeField(db_index=True)
 
@@ -138,6 +139,20 @@ class RecurringRun(models.Model):
 
     def __str__(self):
         return self.task_path
+
+
+class Recovery(models.Model):
+    """A task whose worker died while running it, and what recovery did: re-ran it (its
+    policy allows) or put it on the failed list. Written by both engines' recovery."""
+
+    result_id = models.CharField(max_length=64, primary_key=True)
+    worker = models.CharField(max_length=255)  # The dead process: its id, or RQ's name.
+    task_path = models.CharField(max_length=255)
+    rerun = models.BooleanField()
+    recovered_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self):
+        return self.result_id
 
 
 class BackgroundWork(models.Model):

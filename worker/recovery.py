@@ -18,7 +18,7 @@ from django_tasks_db.models import DBTaskResult
 
 from . import failures, retries
 from .heartbeat import holds_liveness_lock
-from .models import Heartbeat
+from .models import Heartbeat, Recovery
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,10 @@ def recover(result_id) -> bool:
             failures.record(
                 task, result_id, arguments["args"], arguments["kwargs"], WorkerDied(WORKER_DIED)
             )
+        Recovery.objects.get_or_create(
+            result_id=result_id,
+            defaults={"worker": worker, "task_path": result.task_path, "rerun": rerun},
+        )
     logger.warning(
         "event=task_recovered task=%s id=%s worker=%s rerun=%s",
         result.task_path,

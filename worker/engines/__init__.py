@@ -13,6 +13,7 @@ Each engine module provides:
 - `queue_stats(queues)`: a QueueStats for each queue, in the order given.
 - `due_later(limit)`: (how many, the first `limit` as Later) tasks waiting for run_after.
 - `run_now(result_id)`: makes one of those due at once; False if it isn't waiting.
+- `workers(limit)`: up to `limit` WorkerProcess, the live ones first.
 """
 
 from dataclasses import dataclass
@@ -52,6 +53,21 @@ class QueueStats:
     running: int
     finished_last_hour: int | None
     failed_last_hour: int | None
+
+
+@dataclass
+class WorkerProcess:
+    """One worker process: live, or dead and remembered for a while (the database engine)."""
+
+    name: str
+    host: str
+    pid: int
+    queues: list[str]
+    threads: int | None
+    started_at: object  # datetime
+    seen_at: object  # datetime: its last heartbeat
+    in_flight: int
+    alive: bool
 
 
 @dataclass

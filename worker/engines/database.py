@@ -30,7 +30,18 @@ from django.db import (
     connection,
     transaction,
 )
-from django.db.models import Case, Count, DurationField, ExpressionWrapper, F, Min, Q, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Min,
+    Q,
+    Value,
+    When,
+)
 from django.db.models.functions import Now
 from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, TaskContext, TaskResultStatus
 from django.tasks.signals import task_finished, task_started
@@ -41,8 +52,8 @@ from django_tasks_db.utils import exclusive_transaction, is_locked_database_exce
 
 from .. import recovery
 from ..heartbeat import HeartbeatThread, new_process_id
-from ..models import PausedQueue
-from . import Later, QueueStats
+from ..models import Heartbeat, PausedQueue
+from . import Later, QueueStats, WorkerProcess
 
 logger = logging.getLogger("worker")
 
@@ -244,7 +255,7 @@ def run_worker(*, queues: list[str], threads: int, worker_id: str, batch: bool =
     process_id = new_process_id(worker_id)
     worker = ThreadedWorker(queues=queues, threads=threads, process_id=process_id, batch=batch)
     worker.configure_signals()
-    heartbeat = HeartbeatThread(worker_id, process_id, queues)
+    heartbeat = HeartbeatThread(worker_id, process_id, queues, threads)
     while True:
         try:
             heartbeat.beat()
@@ -405,3 +416,26 @@ def due_later(limit: int) -> tuple[int, list[Later]]:
 
 def run_now(result_id: str) -> bool:
     return bool(waiting_for_later().filter(pk=result_id).update(run_after=timezone.now()))
+
+
+def workers(limit: int) -> list[WorkerProcess]:
+    """Every process with a heartbeat row (a dead one's stays a day), the live first."""
+    dead_after = timedelta(seconds=settings.WORKER_DEAD_AFTER_SECONDS)
+    rows = Heartbeat.objects.annotate(
+        alive=ExpressionWrapper(Q(seen_at__gte=Now() - dead_after), output_field=BooleanField())
+    ).order_by("-alive", "-seen_at", "process_id")[:limit]
+    running = recovery.running_by_process()
+    return [
+        WorkerProcess(
+            name=row.process_id,
+            host=row.hostname,
+            pid=row.pid,
+            queues=row.queues.split(","),
+            threads=row.threads,
+            started_at=row.started_at,
+            seen_at=row.seen_at,
+            in_flight=len(running.get(row.process_id, ())),
+            alive=row.alive,
+        )
+        for row in rows
+    ]

@@ -35,10 +35,11 @@ from rq.worker_pool import WorkerPool
 
 from worker import failures, pausing, retries
 from worker.heartbeat import beat_interval
+from worker.models import Recovery
 from worker.policies import ExpectedFailure
 from worker.recovery import WORKER_DIED, WorkerDied
 
-from . import Later, QueueStats
+from . import Later, QueueStats, WorkerProcess
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +203,14 @@ def rerun_after_worker_died(job: Job) -> None:
         )
     else:
         failures.record(task, job.id, job.args, job.kwargs, WorkerDied(WORKER_DIED))
+    Recovery.objects.get_or_create(
+        result_id=job.id,
+        defaults={
+            "worker": job.worker_name or "unknown",
+            "task_path": task.module_path,
+            "rerun": rerun,
+        },
+    )
     logger.warning(
         "event=task_recovered task=%s id=%s worker=%s rerun=%s",
         task.module_path,
@@ -421,3 +430,23 @@ def run_now(result_id: str) -> bool:
             queue.enqueue_job(Job.fetch(result_id, connection=queue.connection))
             return True
     return False
+
+
+def workers(limit: int) -> list[WorkerProcess]:
+    """The registered workers: RQ forgets a dead one (its jobs show in Recovery)."""
+    connection = django_rq.get_connection(settings.TASKS["default"]["QUEUES"][0])
+    found = sorted(RQWorker.all(connection=connection), key=lambda each: each.name)
+    return [
+        WorkerProcess(
+            name=worker.name,
+            host=worker.hostname,
+            pid=worker.pid,
+            queues=worker.queue_names(),
+            threads=1,  # One job at a time; RQ_MAX_PROCESSES_PER_WORKER starts more workers.
+            started_at=worker.birth_date,
+            seen_at=worker.last_heartbeat,
+            in_flight=int(worker.get_current_job_id() is not None),
+            alive=True,
+        )
+        for worker in found[:limit]
+    ]
