@@ -1,3 +1,7 @@
+import os
+
+import dj_database_url
+
 from .base import *  # noqa: F403
 
 DEBUG = True
@@ -7,13 +11,15 @@ ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 # Local state (database, mail) lives in var/, which git ignores.
 (BASE_DIR / "var").mkdir(exist_ok=True)
 
+# DEV_DATABASE_URL names another database (PostgreSQL, or a browser test's throwaway file).
+# Not DATABASE_URL: a shell that holds production's must not point development at it.
 DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": BASE_DIR / "var" / "db.sqlite3",
-        "OPTIONS": sqlite_shared_options,
-    }
+    "default": dj_database_url.parse(
+        os.environ.get("DEV_DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
+    )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = sqlite_shared_options
 
 # Tasks are stored in the database and run by `manage.py runworker` (see Procfile.dev).
 TASKS = tasks_backend("django_tasks_db.DatabaseBackend")
@@ -30,8 +36,8 @@ MAILERS = {
 WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
 
 # django-debug-toolbar, a development dependency only (the image installs none): its Tasks
-# panel lists what each request enqueued. After the CSP middleware, so that the nonce its
-# scripts carry is in the header (docs/frontend.md).
+# panel lists what each request enqueued. Early, as its docs ask; its scripts and styles are
+# static files, which the CSP allows from 'self' (docs/frontend.md).
 INSTALLED_APPS = [*INSTALLED_APPS, "debug_toolbar"]
 csp = MIDDLEWARE.index("django.middleware.csp.ContentSecurityPolicyMiddleware")
 MIDDLEWARE = [

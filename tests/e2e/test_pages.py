@@ -271,9 +271,11 @@ def sideways_scrolling(page: Page) -> list[str]:
     return problems
 
 
-def accessibility_violations(page: Page, skip_rules=()) -> list[str]:
+def accessibility_violations(page: Page, skip_rules=(), exclude=()) -> list[str]:
+    """axe's report on the page, less the elements `exclude` selects (and what they hold)."""
     results = Axe().run(
         page,
+        context={"exclude": [[selector] for selector in exclude]} if exclude else None,
         options={
             "runOnly": {"type": "tag", "values": WCAG_AND_BEST_PRACTICE},
             "rules": {rule: {"enabled": False} for rule in skip_rules},
