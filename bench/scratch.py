@@ -72,6 +72,13 @@ def start(process_type: str, *extra: str, env: dict, log: Path | None = None) ->
     )
 
 
+def spawn(command: list[str], *, env: dict, log: Path) -> subprocess.Popen:
+    """A command that isn't a Procfile line (a peer's worker, say); stderr to `log`."""
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w")
+    )
+
+
 def start_web(*extra: str, env: dict, log: Path) -> tuple[subprocess.Popen, int]:
     """The Procfile's web process on a port the system picks (PORT=0); its log says which."""
     process = start("web", *extra, env={**env, "PORT": "0"}, log=log)

@@ -1,10 +1,14 @@
 """Queues and process types: defined once in settings, served in order, none forgotten."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.core.management.base import SystemCheckError
-from django.tasks import task
+from django.tasks import TaskResultStatus, task
 from django.tasks.exceptions import InvalidTask
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from accounts.tasks import send_confirmation_email, update_search_entry
 from worker.checks import (
@@ -19,6 +23,10 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("database_backend"),
 ]
+
+
+def status_of(result_id):
+    return DBTaskResult.objects.get(pk=result_id).status
 
 
 def worker(settings, process_type="general"):
@@ -39,6 +47,25 @@ def test_worker_takes_email_before_default_before_search(settings, make_user, tm
     taken = [str(claimed.pk) for _ in range(3) for claimed in worker(settings).claim(1)]
 
     assert taken == [email.id, chore.id, index.id]
+
+
+def test_one_claim_takes_queues_in_order_then_priority_then_age(settings, make_user, tmp_path):
+    user = make_user()
+    log = str(tmp_path / "log")
+    low = tasks.record.using(priority=-5).enqueue(1, log)
+    older = tasks.record.enqueue(2, log)
+    newer = tasks.record.enqueue(3, log)
+    urgent = tasks.record.using(priority=10).enqueue(4, log)
+    index = update_search_entry.enqueue(user.pk)
+    email = send_confirmation_email.using(priority=-10).enqueue(user.pk)
+    later = tasks.record.using(run_after=timezone.now() + timedelta(hours=1)).enqueue(5, log)
+
+    taken = [str(claimed.pk) for claimed in worker(settings).claim(10)]
+
+    assert taken == [email.id, urgent.id, older.id, newer.id, low.id, index.id]
+    assert later.id not in taken
+    # Taken means running, by this worker.
+    assert {status_of(each) for each in taken} == {TaskResultStatus.RUNNING}
 
 
 def test_each_process_type_takes_only_its_own_queues(settings, make_user):

@@ -6,5 +6,6 @@ class WorkerConfig(AppConfig):
     verbose_name = "Workers"
 
     def ready(self):
-        # Registers the system checks; connects the task log, retry and recurring receivers.
-        from . import checks, recurring, retries, signals  # noqa: F401
+        # Registers the system checks; connects the task log, retry, recurring and wake-up
+        # receivers.
+        from . import checks, recurring, retries, signals, wakeup  # noqa: F401

@@ -59,6 +59,8 @@ TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
 # Tests of crash recovery can't wait a minute for a heartbeat to go stale.
 WORKER_DEAD_AFTER_SECONDS = float(os.environ.get("WORKER_DEAD_AFTER_SECONDS", "3"))
+# A test that a notification, not a poll, starts a task makes the poll rare.
+WORKER_POLL_SECONDS = float(os.environ.get("WORKER_POLL_SECONDS", str(WORKER_POLL_SECONDS)))
 # How long (plus grace) before the sweep counts an attempt cut off; chaos runs wait for it.
 WEBHOOKS_DELIVERY_TIMEOUT = float(
     os.environ.get("WEBHOOKS_DELIVERY_TIMEOUT", str(WEBHOOKS_DELIVERY_TIMEOUT))

@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -49,16 +50,49 @@ from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult, get_date_max
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
+from psycopg.types.json import Jsonb
 
-from .. import recovery
+from .. import pausing, recovery
 from ..heartbeat import HeartbeatThread, new_process_id
 from ..models import Heartbeat, PausedQueue
+from ..wakeup import Listener
 from . import Later, QueueStats, WorkerProcess
 
 logger = logging.getLogger("worker")
 
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 DATABASE_RETRY_SECONDS = 1
+# A thread checks its connection (Django's close_old_connections: CONN_MAX_AGE, and a
+# health check) this often, and after the claiming thread saw the database go away.
+CONNECTION_CHECK_SECONDS = 1.0
+# However long the poll interval, a waiting worker notices SIGTERM this soon.
+STOP_CHECK_SECONDS = 0.25
+
+# PostgreSQL: take up to `limit` ready tasks and mark them RUNNING, in one statement, the
+# queues in the order given. For each queue it walks that queue's ready tasks in the order
+# they are taken (the index of migration worker 0009), so its cost doesn't grow with the
+# backlog; SKIP LOCKED leaves to another worker the rows it is taking. docs/workers.md
+# shows the plan.
+TABLE = DBTaskResult._meta.db_table
+CLAIM = f"""
+WITH ready AS (
+    SELECT task.id FROM unnest(%(queues)s::text[]) WITH ORDINALITY AS queue(name, position)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_after, enqueued_at FROM {TABLE}
+        WHERE status = %(ready)s AND queue_name = queue.name AND backend_name = %(backend)s
+            AND (run_after = %(never)s OR run_after <= %(now)s)
+        ORDER BY priority DESC, run_after, enqueued_at
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) AS task
+    ORDER BY queue.position, task.priority DESC, task.run_after, task.enqueued_at
+    LIMIT %(limit)s
+)
+UPDATE {TABLE} AS result
+SET status = %(running)s, started_at = %(now)s, worker_ids = result.worker_ids || %(worker)s
+FROM ready WHERE result.id = ready.id
+RETURNING result.*
+"""  # noqa: S608  The table's name is the model's; the values are parameters.
 
 
 class ThreadedWorker(Worker):
@@ -82,6 +116,11 @@ class ThreadedWorker(Worker):
         self.in_flight: set = set()
         self.cut_off: set = set()
         self.changed = threading.Condition()
+        # Bumped when the claiming thread finds the database gone: every thread then checks
+        # its own connection before its next task.
+        self.outages = 0
+        self.checked = threading.local()
+        self.listener = None
 
     def configure_signals(self):
         # Only the main thread may set handlers; under --reload the reloader owns them.
@@ -113,6 +152,36 @@ class ThreadedWorker(Worker):
         )
 
     def claim(self, limit: int) -> list[DBTaskResult]:
+        if connection.vendor != "postgresql":
+            return self.claim_in_transaction(limit)
+        paused = pausing.recently_paused()
+        params = {
+            "queues": [queue for queue in self.queue_names if queue not in paused],
+            "ready": TaskResultStatus.READY,
+            "running": TaskResultStatus.RUNNING,
+            "backend": self.backend_name,
+            "never": get_date_max(),
+            "now": timezone.now(),
+            "limit": limit,
+            "worker": Jsonb([self.worker_id]),
+        }
+        if not params["queues"]:
+            return []
+        claimed = list(DBTaskResult.objects.raw(CLAIM, params))
+        # RETURNING keeps no order: the tasks start in the order they were taken.
+        position = {queue: n for n, queue in enumerate(params["queues"])}
+        claimed.sort(
+            key=lambda task: (
+                position[task.queue_name],
+                -task.priority,
+                task.run_after,
+                task.enqueued_at,
+            )
+        )
+        return claimed
+
+    def claim_in_transaction(self, limit: int) -> list[DBTaskResult]:
+        """SQLite: one writer at a time, so one transaction takes the tasks, in order."""
         tasks = self.claimable()
         try:
             with exclusive_transaction(tasks.db):
@@ -140,11 +209,12 @@ class ThreadedWorker(Worker):
                         self.changed.wait_for(lambda: len(self.in_flight) < self.threads, 0.5)
                     continue
                 try:
-                    close_old_connections()
+                    self.check_connection()
                     claimed = self.claim(idle)
                     self.recover_cut_off()
                 except DATABASE_ERRORS as error:
                     logger.warning("event=database_unavailable error=%r", str(error))
+                    self.outages += 1
                     wait_for_database(self.stopping)
                     continue
                 for result in claimed:
@@ -154,8 +224,10 @@ class ThreadedWorker(Worker):
                 if len(claimed) < idle:  # Nothing more is ready for now.
                     if self.batch and not claimed and not self.in_flight:
                         break
-                    self.stopping.wait(self.interval)
+                    self.wait_for_work()
             # Leaving the `with` waits for every task in flight to finish.
+        if self.listener is not None:
+            self.listener.close()
         try:
             self.recover_cut_off()
         except DATABASE_ERRORS:
@@ -203,8 +275,32 @@ class ThreadedWorker(Worker):
         except Exception:
             logger.exception("event=task_finished_receiver_failed id=%s", db_task_result.pk)
 
+    def wait_for_work(self):
+        """Until an enqueue notifies (PostgreSQL), for one poll interval, or until asked to
+        stop, whichever comes first."""
+        if connection.vendor != "postgresql":
+            self.stopping.wait(self.interval)
+            return
+        if self.listener is None:
+            self.listener = Listener(self.queue_names)
+        deadline = time.monotonic() + self.interval
+        while not self.stopping.is_set() and (left := deadline - time.monotonic()) > 0:
+            if self.listener.wait(min(left, STOP_CHECK_SECONDS)):
+                return
+
+    def check_connection(self):
+        """close_old_connections() for this thread, every CONNECTION_CHECK_SECONDS and
+        after an outage, rather than around every task: each check costs a round trip."""
+        checked = self.checked
+        if (
+            getattr(checked, "outages", None) != self.outages
+            or time.monotonic() - checked.at > CONNECTION_CHECK_SECONDS
+        ):
+            close_old_connections()
+            checked.outages, checked.at = self.outages, time.monotonic()
+
     def run_claimed(self, result: DBTaskResult):
-        close_old_connections()
+        self.check_connection()
         try:
             self.run_task(result)
         except Exception as error:
@@ -215,7 +311,6 @@ class ThreadedWorker(Worker):
             with self.changed:
                 self.cut_off.add(result.pk)
         finally:
-            close_old_connections()
             with self.changed:
                 self.in_flight.discard(result.pk)
                 self.changed.notify()

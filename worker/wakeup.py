@@ -1,0 +1,81 @@
+"""Wake on enqueue (PostgreSQL): an enqueue notifies its queue's channel, and an idle
+database-engine worker listening there claims at once instead of at its next poll.
+
+The NOTIFY is sent in the enqueueing transaction, so it is delivered at commit and a
+rolled-back enqueue wakes nobody. Polling stays: a lost notification, or a listening
+connection that drops, costs at most WORKER_POLL_SECONDS. docs/workers.md says more.
+"""
+
+import json
+import logging
+import time
+
+import psycopg
+from django.db import DatabaseError, connections, router
+from django.dispatch import receiver
+from django.tasks.signals import task_enqueued
+from django.utils import timezone
+from django_tasks_db import DatabaseBackend
+from django_tasks_db.models import DBTaskResult
+from psycopg import sql
+
+logger = logging.getLogger("worker")
+
+
+def channel(queue_name: str) -> str:
+    """The channel an enqueue on `queue_name` notifies (at most 63 bytes, as PostgreSQL's)."""
+    return f"tasks_{queue_name}"[:63]
+
+
+@receiver(task_enqueued, sender=DatabaseBackend)
+def notify_workers(sender, task_result, **kwargs):
+    """Wake the workers serving the task's queue, unless it is due later: a poll finds it."""
+    database = router.db_for_write(DBTaskResult)
+    if connections[database].vendor != "postgresql":
+        return
+    run_after = task_result.task.run_after
+    if run_after is not None and run_after > timezone.now():
+        return
+    with connections[database].cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, '')", [channel(task_result.task.queue_name)])
+
+
+class Listener:
+    """A connection of its own that LISTENs on the channels of `queues`.
+
+    wait(timeout) returns when a notification arrives or after `timeout` seconds. If the
+    connection drops, it waits out the timeout (a poll) and listens again next time."""
+
+    def __init__(self, queues: list[str]):
+        self.queues = queues
+        self.database = router.db_for_write(DBTaskResult)
+        self.connection = None
+
+    def listen(self):
+        params = connections[self.database].get_connection_params()
+        self.connection = psycopg.connect(**{**params, "autocommit": True})
+        for queue in self.queues:
+            self.connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel(queue))))
+
+    def wait(self, timeout: float) -> bool:
+        """Whether a notification arrived (False: the timeout passed, or the connection
+        failed, in which case it still waits out the timeout)."""
+        started = time.monotonic()
+        try:
+            if self.connection is None or self.connection.closed:
+                self.listen()
+            woken = any(True for _ in self.connection.notifies(timeout=timeout, stop_after=1))
+            if woken:  # Drain the rest: one wake is enough, however many were sent.
+                for _ in self.connection.notifies(timeout=0):
+                    pass
+            return woken
+        except (psycopg.Error, DatabaseError, OSError) as error:
+            logger.warning("event=listen_failed error=%s", json.dumps(str(error)[:200]))
+            self.close()
+            time.sleep(max(0.0, timeout - (time.monotonic() - started)))
+            return False
+
+    def close(self):
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
