@@ -3,12 +3,10 @@
 1. The signup request through gunicorn when the mail server takes 2 s per message:
    ImmediateBackend (the task runs inside the request) against each engine.
 2. The cost of `.enqueue()`: the database engine on PostgreSQL and SQLite, and RQ.
-3. No-op tasks per second, 1 and 2 worker processes (`manage.py runworker general`);
-   on the database engine also with Django's default connection settings.
-4. Enqueue-to-start latency, one task at a time to an idle worker.
-5. `rebuild_search_index` on 10,000 and 100,000 members: time and peak memory.
-6. Rows from the other benchmark modules: bench/webhooks.py, bench/deadline.py, bench/web.py,
-   bench/operator.py.
+3. `rebuild_search_index` on 10,000 and 100,000 members: time and peak memory.
+4. Rows from the other benchmark modules: bench/throughput.py (the worker against its
+   peers: tasks per second and enqueue to start), bench/webhooks.py, bench/deadline.py,
+   bench/web.py, bench/operator.py.
 
 PostgreSQL comes from DATABASE_URL (a scratch database is created and dropped on that
 server); Redis from BENCH_REDIS_URL (default database 14 on 127.0.0.1, emptied before
@@ -30,64 +28,24 @@ import traceback
 import urllib.parse
 import urllib.request
 from http.cookiejar import CookieJar
-from pathlib import Path
 
 import psycopg
 import redis
 
 from bench import scratch
-from bench.report import percentile, print_table
+from bench.report import ms, p50_p95, percentile, print_table
+from bench.scratch import REDIS_URL, Scratch, empty_redis
 from peers.smtp import SMTPServer
 
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 REQUESTS = 50
-THROUGHPUT_TASKS = 1000
-LATENCY_TASKS = 100
 ENGINES = {"database": {}, "rq": {"TASKS_ENGINE": "rq", "REDIS_URL": REDIS_URL}}
-OTHER_MODULES = ["bench.webhooks", "bench.deadline", "bench.web", "bench.operator"]
-
-
-def ms(seconds):
-    return f"{seconds * 1000:.1f} ms"
-
-
-def p50_p95(samples):
-    return f"{ms(percentile(samples, 0.5))} / {ms(percentile(samples, 0.95))}"
-
-
-class Scratch:
-    """A migrated throwaway database (PostgreSQL, or a SQLite file), and ways to run the
-    Procfile's processes and the bench's measuring modules against it."""
-
-    def __init__(self, tmp, kind="postgres"):
-        self.tmp = Path(tmp)
-        if kind == "postgres":
-            self.database = scratch.ScratchDatabase()
-            url = self.database.url
-        else:
-            self.database = None
-            url = f"sqlite:///{self.tmp / secrets.token_hex(4)}.sqlite3"
-        self.env = scratch.environment(url, str(tmp))
-        scratch.python("manage.py", "migrate", "--noinput", "-v0", env=self.env)
-
-    def run(self, *args, env=None) -> str:
-        return scratch.python(*args, env={**self.env, **(env or {})})
-
-    def measure(self, *args, env=None):
-        return json.loads(self.run("-m", "bench.engine", *args, env=env))
-
-    def start(self, process_type, *extra, env=None, log="process"):
-        return scratch.start(
-            process_type, *extra, env={**self.env, **(env or {})}, log=self.tmp / f"{log}.log"
-        )
-
-    def drop(self):
-        if self.database:
-            self.database.drop()
-
-
-def empty_redis():
-    redis.Redis.from_url(REDIS_URL).flushdb()
+OTHER_MODULES = [
+    "bench.throughput",
+    "bench.webhooks",
+    "bench.deadline",
+    "bench.web",
+    "bench.operator",
+]
 
 
 def signup_latencies(site, env, smtp_port):
@@ -119,30 +77,6 @@ def signup_latencies(site, env, smtp_port):
         return samples
     finally:
         scratch.stop(web)
-
-
-def drain_rate(site, workers, env):
-    """Tasks per second while `workers` processes drain THROUGHPUT_TASKS no-op tasks."""
-    ids = site.tmp / "ids.json"
-    ids.write_text(json.dumps(site.measure("fill", str(THROUGHPUT_TASKS), env=env)))
-    processes = [site.start("general", "--batch", env=env) for _ in range(workers)]
-    for process in processes:
-        process.wait()
-    span = site.measure("timings", str(ids), env=env)["span"]
-    return THROUGHPUT_TASKS / span
-
-
-def start_latencies(site, env):
-    """Seconds from enqueue to start, for tasks enqueued one by one to an idle worker."""
-    worker = site.start("general", env=env)
-    try:
-        time.sleep(3)  # Let it start and go idle.
-        ids = site.tmp / "ids.json"
-        ids.write_text(json.dumps(site.measure("trickle", str(LATENCY_TASKS), env=env)))
-        time.sleep(1)
-    finally:
-        scratch.stop(worker)
-    return site.measure("timings", str(ids), env=env)["waits"]
 
 
 def rebuild_index(site, members):
@@ -189,7 +123,7 @@ def main():
         sqlite = Scratch(tmp, kind="sqlite")
         empty_redis()
         try:
-            print("1/6 signup through gunicorn, mail server taking 2 s per message...", flush=True)
+            print("1/4 signup through gunicorn, mail server taking 2 s per message...", flush=True)
             signups = {}
             with SMTPServer(delay=2) as slow_mail:
                 for engine, env in ENGINES.items():
@@ -206,7 +140,7 @@ def main():
                 ("Signup, Immediate p50 / database engine p50", f"{speedup:.0f}x", ">= 60x")
             )
 
-            print("2/6 the cost of .enqueue()...", flush=True)
+            print("2/4 the cost of .enqueue()...", flush=True)
             for label, site, env in (
                 ("database engine, PostgreSQL", postgres, {}),
                 ("database engine, SQLite", sqlite, {}),
@@ -217,36 +151,7 @@ def main():
                 rows.append((f".enqueue() p50, {label}", ms(percentile(samples, 0.5)), target))
             empty_redis()
 
-            print("3/6 worker throughput...", flush=True)
-            default = {"CONN_MAX_AGE": "0", "CONN_HEALTH_CHECKS": "0"}
-            rates = {}
-            for engine, env in ENGINES.items():
-                for workers in (1, 2):
-                    rates[engine, workers] = drain_rate(postgres, workers, env)
-                    target = ">= 250/s" if (engine, workers) == ("database", 1) else "measured"
-                    rows.append(
-                        (f"No-op tasks/s, {engine} engine, {workers} worker process(es)",
-                         f"{rates[engine, workers]:.0f}/s", target)
-                    )  # fmt: skip
-            unshipped = drain_rate(postgres, 1, default)
-            rows.append(
-                ("No-op tasks/s, database engine, 1 worker, Django default connections",
-                 f"{unshipped:.0f}/s", "")
-            )  # fmt: skip
-            ratio = rates["database", 1] / unshipped
-            rows.append(("Shipped / default connections, 1 worker", f"{ratio:.1f}x", ">= 3x"))
-            empty_redis()
-
-            print("4/6 enqueue-to-start latency...", flush=True)
-            for engine, env in ENGINES.items():
-                waits = start_latencies(postgres, env)
-                target = "p50 <= 150 ms" if engine == "database" else "measured"
-                rows.append(
-                    (f"Enqueue to start, {engine} engine, p50 / p95", p50_p95(waits), target)
-                )
-            empty_redis()
-
-            print("5/6 rebuilding the search index...", flush=True)
+            print("3/4 rebuilding the search index...", flush=True)
             for members in (10_000, 100_000):
                 seconds, peak = rebuild_index(postgres, members)
                 rows.append(
@@ -259,7 +164,7 @@ def main():
             sqlite.drop()
             empty_redis()
 
-    print("6/6 the other benchmark modules...", flush=True)
+    print("4/4 the other benchmark modules...", flush=True)
     rows += other_rows()
 
     print(f"\nMachine: {machine()}\n")

@@ -6,6 +6,14 @@ def percentile(samples, fraction):
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+def ms(seconds):
+    return f"{seconds * 1000:.1f} ms"
+
+
+def p50_p95(samples):
+    return f"{ms(percentile(samples, 0.5))} / {ms(percentile(samples, 0.95))}"
+
+
 def print_table(rows: list[tuple[str, str, str]]):
     width = max(len(name) for name, _, _ in rows)
     print(f"| {'measurement':<{width}} | result | target |")

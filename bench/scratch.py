@@ -6,6 +6,7 @@ lives in peers/.
 """
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -17,11 +18,13 @@ import time
 from pathlib import Path
 
 import psycopg
+import redis
 
 from peers.serving import Served
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 class ScratchDatabase:
@@ -115,3 +118,38 @@ def receiver(server):
     """Serve a socketserver server (bound to 127.0.0.1 port 0) in a thread; yield its URL."""
     with Served(server) as served:
         yield f"http://127.0.0.1:{served.port}/hooks"
+
+
+class Scratch:
+    """A migrated throwaway database (PostgreSQL, or a SQLite file), and ways to run the
+    Procfile's processes and the bench's measuring modules against it."""
+
+    def __init__(self, tmp, kind="postgres"):
+        self.tmp = Path(tmp)
+        if kind == "postgres":
+            self.database = ScratchDatabase()
+            url = self.database.url
+        else:
+            self.database = None
+            url = f"sqlite:///{self.tmp / secrets.token_hex(4)}.sqlite3"
+        self.env = environment(url, str(tmp))
+        python("manage.py", "migrate", "--noinput", "-v0", env=self.env)
+
+    def run(self, *args, env=None) -> str:
+        return python(*args, env={**self.env, **(env or {})})
+
+    def measure(self, *args, env=None):
+        return json.loads(self.run("-m", "bench.engine", *args, env=env))
+
+    def start(self, process_type, *extra, env=None, log="process"):
+        return start(
+            process_type, *extra, env={**self.env, **(env or {})}, log=self.tmp / f"{log}.log"
+        )
+
+    def drop(self):
+        if self.database:
+            self.database.drop()
+
+
+def empty_redis():
+    redis.Redis.from_url(REDIS_URL).flushdb()

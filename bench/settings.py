@@ -26,3 +26,14 @@ LOGGING["loggers"]["rq.worker"] = {"level": "WARNING"}
 # X-Forwarded-For, as a platform's router would, so the per-client signup limit sees
 # different people rather than one client signing up fifty times.
 TRUSTED_PROXY_COUNT = 1
+
+# One RQ worker process, against one database-engine process (bench/throughput.py).
+RQ_MAX_PROCESSES_PER_WORKER = int(
+    os.environ.get("RQ_MAX_PROCESSES_PER_WORKER", str(RQ_MAX_PROCESSES_PER_WORKER))
+)
+# The general process type with more threads than it ships with.
+if threads := os.environ.get("BENCH_GENERAL_THREADS"):
+    WORKER_PROCESSES = {
+        **WORKER_PROCESSES,
+        "general": {**WORKER_PROCESSES["general"], "threads": int(threads)},
+    }

@@ -40,6 +40,13 @@ def processes(tmp_path):
     running.stop_all()
 
 
+def pool_size(settings) -> int:
+    """How many RQ worker processes `runworker general` starts."""
+    return min(
+        settings.WORKER_PROCESSES["general"]["threads"], settings.RQ_MAX_PROCESSES_PER_WORKER
+    )
+
+
 def children(pid: int) -> list[int]:
     """The process's children, oldest first."""
     found = map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
@@ -140,7 +147,7 @@ def test_worker_killed_between_taking_a_job_and_starting_it_loses_nothing(
 ):
     user = make_user("ann@example.com")
     connection = django_rq.get_connection(send_confirmation_email.queue_name)
-    threads = settings.WORKER_PROCESSES["general"]["threads"]
+    threads = pool_size(settings)
     with SMTPServer() as mail:
         worker = processes.general(E2E_SMTP_PORT=str(mail.port))
         wait_for(
@@ -162,10 +169,30 @@ def test_worker_killed_between_taking_a_job_and_starting_it_loses_nothing(
     assert [message["To"] for message in mail.messages] == ["ann@example.com"]
 
 
+def test_without_a_fork_per_job_the_worker_itself_runs_the_job(processes, make_user, settings):
+    user = make_user("ann@example.com")
+    with SMTPServer(delay=3) as slow_mail:
+        worker = processes.general(E2E_SMTP_PORT=str(slow_mail.port), RQ_FORK_PER_JOB="false")
+        connection = django_rq.get_connection("email")
+        threads = pool_size(settings)
+        wait_for(
+            lambda: len(RQWorker.all(connection=connection)) == threads,
+            message="the pool's workers to start",
+        )
+        before = set(descendants(worker.popen.pid))  # The pool's workers, and a scheduler.
+
+        send_confirmation_email.enqueue(user.pk)
+        wait_for(lambda: slow_mail.sessions, message="the worker to start sending")
+
+        assert set(descendants(worker.popen.pid)) == before  # No work horse.
+        wait_for(lambda: slow_mail.messages, message="the email to be sent")
+    assert [message["To"] for message in slow_mail.messages] == ["ann@example.com"]
+
+
 def test_nothing_a_worker_forked_outlives_it(processes, settings):
     worker = processes.general()
     connection = django_rq.get_connection("email")
-    threads = settings.WORKER_PROCESSES["general"]["threads"]
+    threads = pool_size(settings)
     wait_for(
         lambda: len(RQWorker.all(connection=connection)) == threads,
         message="the pool's workers to start",

@@ -119,7 +119,7 @@ STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 # `manage.py runworker <type>` serves its queues in the order listed (email first). Webhooks
 # wait on other people's servers, so mail never queues behind them (docs/workers.md).
 WORKER_PROCESSES = {
-    "general": {"queues": ["email", "default", "search"], "threads": 3},
+    "general": {"queues": ["email", "default", "search"], "threads": 8},
     "webhooks": {"queues": ["webhooks"], "threads": 25},
 }
 # Every queue a task may name; a task on any other queue fails at import.
@@ -155,6 +155,9 @@ def rq_queues(redis_url: str) -> dict:
 # RQ has no threads: a type's `threads` become whole Django processes, at most this many per
 # `runworker`. On RQ, scale by running more processes (docs/engines.md).
 RQ_MAX_PROCESSES_PER_WORKER = 4
+# RQ forks a process for each job, so a job can't leak into the worker or take it down;
+# False runs jobs in the worker itself, faster, at the costs docs/engines.md lists.
+RQ_FORK_PER_JOB = True
 
 
 # A worker silent this long is dead, and its running tasks are recovered (docs/workers.md).

@@ -25,12 +25,14 @@ from django.utils import timezone
 from django_rq.queues import DjangoRQ
 from django_tasks_rq import Job
 from redis.exceptions import RedisError
+from rq import SimpleWorker as RQSimpleWorker
 from rq import Worker as RQWorker
 from rq.exceptions import AbandonedJobError, DequeueTimeout, NoSuchJobError
 from rq.intermediate_queue import IntermediateQueue
 from rq.job import JobStatus
 from rq.job_lifecycle import call_exception_handlers
 from rq.utils import as_text
+from rq.worker import WorkerStatus
 from rq.worker_pool import WorkerPool
 
 from worker import failures, pausing, retries
@@ -283,9 +285,25 @@ class Worker(RQWorker):
         return ttl + math.ceil(settings.WORKER_DEAD_AFTER_SECONDS)
 
 
+class InProcessWorker(Worker):
+    """RQ_FORK_PER_JOB = False: each job runs in the worker's own process, as RQ's
+    SimpleWorker runs it, with no fork. Its heartbeat while running a job lasts the job's
+    timeout, so a killed worker's job is found after that, not WORKER_DEAD_AFTER_SECONDS.
+    docs/engines.md weighs it."""
+
+    def execute_job(self, job, queue):
+        execution = self.prepare_execution(job)
+        self.perform_job(job, queue, execution)
+        self.set_state(WorkerStatus.IDLE)
+
+    def get_heartbeat_ttl(self, job, working_time=0.0) -> int:
+        return RQSimpleWorker.get_heartbeat_ttl(self, job, working_time)
+
+
 def run_worker(*, queues: list[str], threads: int, worker_id: str, batch: bool = False) -> None:
     """Serve `queues` in order until SIGTERM; with `batch`, until they are empty."""
     connection = django_rq.get_connection(queues[0])
+    worker_class = Worker if settings.RQ_FORK_PER_JOB else InProcessWorker
     handlers = [abandoned_job_handler]
     stop_children_with_worker()
     processes = min(threads, settings.RQ_MAX_PROCESSES_PER_WORKER)
@@ -294,7 +312,7 @@ def run_worker(*, queues: list[str], threads: int, worker_id: str, batch: bool =
             queues,
             connection=connection,
             num_workers=processes,
-            worker_class=Worker,
+            worker_class=worker_class,
             job_class=Job,
             queue_class=Queue,
             exception_handlers=handlers,
@@ -303,7 +321,7 @@ def run_worker(*, queues: list[str], threads: int, worker_id: str, batch: bool =
         return
     # RQ refuses a second live worker with the same name, and a killed one's name stays
     # registered for a while: the site's id plus a suffix keeps it both readable and unique.
-    worker = Worker(
+    worker = worker_class(
         [django_rq.get_queue(name, job_class=Job, queue_class=Queue) for name in queues],
         name=f"{worker_id}.{secrets.token_hex(3)}",
         connection=connection,
