@@ -3,7 +3,8 @@
 1. Confirmation email, enqueue to sent, while 200 deliveries hang on receivers that never
    answer (each holds a webhooks thread until the transport's deadline).
 2. Deliveries per second for one webhooks process, against a receiver answering in 1 s.
-3. No-op tasks per second for one worker process.
+
+(No-op tasks per second are bench/throughput.py's.)
 
 Every process is started from the Procfile's own line, against a scratch PostgreSQL
 database on the server at DATABASE_URL. Run alone with `uv run python -m bench.webhooks`.
@@ -12,7 +13,6 @@ database on the server at DATABASE_URL. Run alone with `uv run python -m bench.w
 import contextlib
 import os
 import secrets
-import statistics
 import tempfile
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,8 +24,6 @@ from peers.receiver import SilentReceiver
 HANGING_DELIVERIES = 200
 EMAILS = 40
 SLOW_DELIVERIES = 300
-NOOP_TASKS = 1000
-NOOP_RUNS = 3
 
 
 class AnswersInOneSecond(BaseHTTPRequestHandler):
@@ -157,20 +155,6 @@ def deliveries_per_second(site: Site) -> float:
     return SLOW_DELIVERIES / span(done)
 
 
-def noop_tasks_per_second(site: Site) -> float:
-    from bench.tasks import noop
-
-    rates = []
-    for _ in range(NOOP_RUNS):
-        ids = [noop.enqueue().id for _ in range(NOOP_TASKS)]
-        worker = site.start("general", "--batch")
-        worker.wait(timeout=300)
-        done = results(noop, ids)
-        assert succeeded(done), "no-op tasks failed"
-        rates.append(NOOP_TASKS / span(done))
-    return statistics.median(rates)
-
-
 def rows() -> list[tuple[str, str, str]]:
     from django.conf import settings
 
@@ -178,11 +162,9 @@ def rows() -> list[tuple[str, str, str]]:
         site = Site(tmp)
         try:
             # Hanging deliveries go last: those still queued when it ends stay queued.
-            print("webhooks 1/3 deliveries per second, receiver answering in 1 s...", flush=True)
+            print("webhooks 1/2 deliveries per second, receiver answering in 1 s...", flush=True)
             delivered = deliveries_per_second(site)
-            print("webhooks 2/3 no-op tasks per second, one worker process...", flush=True)
-            noops = noop_tasks_per_second(site)
-            print("webhooks 3/3 confirmation email beside hanging deliveries...", flush=True)
+            print("webhooks 2/2 confirmation email beside hanging deliveries...", flush=True)
             latencies = email_latency_beside_hanging_deliveries(site)
         finally:
             site.drop()
@@ -199,11 +181,6 @@ def rows() -> list[tuple[str, str, str]]:
             " receiver answering in 1 s",
             f"{delivered:.1f}/s",
             ">= 20/s",
-        ),
-        (
-            f"No-op tasks/s, one worker process ({processes['general']['threads']} threads)",
-            f"{noops:.0f}/s",
-            ">= 180/s (one task at a time: about 180-250/s)",
         ),
     ]
 

@@ -59,10 +59,12 @@ def test_one_claim_takes_queues_in_order_then_priority_then_age(settings, make_u
     index = update_search_entry.enqueue(user.pk)
     email = send_confirmation_email.using(priority=-10).enqueue(user.pk)
     later = tasks.record.using(run_after=timezone.now() + timedelta(hours=1)).enqueue(5, log)
+    due = tasks.record.using(run_after=timezone.now() - timedelta(seconds=1)).enqueue(6, log)
 
     taken = [str(claimed.pk) for claimed in worker(settings).claim(10)]
 
-    assert taken == [email.id, urgent.id, older.id, newer.id, low.id, index.id]
+    # A retry whose time has come goes before its priority's tasks that had none.
+    assert taken == [email.id, urgent.id, due.id, older.id, newer.id, low.id, index.id]
     assert later.id not in taken
     # Taken means running, by this worker.
     assert {status_of(each) for each in taken} == {TaskResultStatus.RUNNING}

@@ -212,6 +212,7 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
                 )
                 return TemplateResponse(request, "admin/worker/confirm.html", context)
         done = gone = 0
+        unreachable = False
         for failure in chosen[: failures.BULK_LIMIT]:
             if action == "discard":
                 done += failures.discard(failure)
@@ -222,6 +223,7 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
                 try:
                     done += failures.retry(failure, reason=reason) is not None
                 except retries.UNREACHABLE:
+                    unreachable = True
                     messages.error(
                         request,
                         "The task engine didn't answer: what wasn't retried is still on the "
@@ -246,7 +248,7 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
         if done:
             self.log(request, message, object_id=object_id, object_repr=what)
             messages.success(request, message)
-        elif not gone:
+        elif not (gone or unreachable):
             messages.warning(request, "Nothing to do: retried or discarded already.")
         return HttpResponseRedirect(reverse("admin:worker_failed"))
 

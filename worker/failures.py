@@ -1,6 +1,9 @@
 """The failed list: tasks whose last attempt failed with no further attempt coming, and
 what staff may do with them (retry through the task's chain, or discard)."""
 
+import logging
+import time
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -9,8 +12,12 @@ from . import retries
 from .models import Failure, Retry
 from .policies import policy_for
 
+logger = logging.getLogger(__name__)
+
 # A bulk action acts on at most this many failures per request; the page says if more match.
 BULK_LIMIT = 1000
+# How long a retry that didn't enqueue waits for the database to put its failure back.
+PUT_BACK_PATIENCE_SECONDS = 5
 
 
 def record(task, result_id: str, args, kwargs, error, *, attempt: int | None = None) -> None:
@@ -74,8 +81,20 @@ def retry(failure: Failure, *, reason: str):
                 attempt=locked.attempt,
             )
     except BaseException:
-        Failure.objects.filter(pk=locked.pk).update(retried_at=None)
+        put_back(locked)
         raise
+
+
+def put_back(failure: Failure) -> None:
+    """List `failure` again after a retry that didn't enqueue; if even that fails, log it:
+    the line is how anyone finds a failure that left the list with no retry coming."""
+    deadline = time.monotonic() + PUT_BACK_PATIENCE_SECONDS
+    try:
+        retries.patiently(
+            lambda: Failure.objects.filter(pk=failure.pk).update(retried_at=None), deadline
+        )
+    except retries.UNREACHABLE:
+        logger.error("event=retry_unlisted id=%s task=%s", failure.result_id, failure.task_path)
 
 
 def discard(failure: Failure) -> bool:

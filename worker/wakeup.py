@@ -9,9 +9,10 @@ connection that drops, costs at most WORKER_POLL_SECONDS. docs/workers.md says m
 import json
 import logging
 import time
+from functools import partial
 
 import psycopg
-from django.db import DatabaseError, connections, router
+from django.db import DatabaseError, connections, router, transaction
 from django.dispatch import receiver
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
@@ -21,23 +22,39 @@ from psycopg import sql
 
 logger = logging.getLogger("worker")
 
+# After listening fails (the database away, or out of connections), a worker polls this
+# long before it tries again.
+LISTEN_RETRY_SECONDS = 30.0
+
 
 def channel(queue_name: str) -> str:
     """The channel an enqueue on `queue_name` notifies (at most 63 bytes, as PostgreSQL's)."""
-    return f"tasks_{queue_name}"[:63]
+    return f"tasks_{queue_name}".encode()[:63].decode(errors="ignore")
 
 
 @receiver(task_enqueued, sender=DatabaseBackend)
 def notify_workers(sender, task_result, **kwargs):
-    """Wake the workers serving the task's queue, unless it is due later: a poll finds it."""
+    """Wake the workers serving the task's queue once the enqueue commits, unless the task
+    is due later (a poll finds it then). A notification that fails is logged, never raised:
+    the task is enqueued, and a poll finds it."""
     database = router.db_for_write(DBTaskResult)
     if connections[database].vendor != "postgresql":
         return
     run_after = task_result.task.run_after
     if run_after is not None and run_after > timezone.now():
         return
-    with connections[database].cursor() as cursor:
-        cursor.execute("SELECT pg_notify(%s, '')", [channel(task_result.task.queue_name)])
+    name = channel(task_result.task.queue_name)
+    transaction.on_commit(partial(notify, database, name), using=database)
+
+
+def notify(database: str, name: str):
+    try:
+        with connections[database].cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, '')", [name])
+    except DatabaseError as error:
+        logger.warning(
+            "event=notify_failed channel=%s error=%s", name, json.dumps(str(error)[:200])
+        )
 
 
 class Listener:
@@ -50,6 +67,7 @@ class Listener:
         self.queues = queues
         self.database = router.db_for_write(DBTaskResult)
         self.connection = None
+        self.failed_at = None  # When listening last failed: it waits LISTEN_RETRY_SECONDS.
 
     def listen(self):
         params = connections[self.database].get_connection_params()
@@ -61,9 +79,14 @@ class Listener:
         """Whether a notification arrived (False: the timeout passed, or the connection
         failed, in which case it still waits out the timeout)."""
         started = time.monotonic()
+        if self.failed_at is not None and started - self.failed_at < LISTEN_RETRY_SECONDS:
+            time.sleep(timeout)  # Polling meanwhile.
+            return False
+        connecting = self.connection is None or self.connection.closed
         try:
-            if self.connection is None or self.connection.closed:
+            if connecting:
                 self.listen()
+                self.failed_at = None
             woken = any(True for _ in self.connection.notifies(timeout=timeout, stop_after=1))
             if woken:  # Drain the rest: one wake is enough, however many were sent.
                 for _ in self.connection.notifies(timeout=0):
@@ -72,6 +95,8 @@ class Listener:
         except (psycopg.Error, DatabaseError, OSError) as error:
             logger.warning("event=listen_failed error=%s", json.dumps(str(error)[:200]))
             self.close()
+            # Couldn't connect: poll a while. Dropped: listen again after this poll.
+            self.failed_at = time.monotonic() if connecting else None
             time.sleep(max(0.0, timeout - (time.monotonic() - started)))
             return False
 

@@ -29,6 +29,7 @@ from django.db import (
     OperationalError,
     close_old_connections,
     connection,
+    router,
     transaction,
 )
 from django.db.models import (
@@ -69,21 +70,32 @@ CONNECTION_CHECK_SECONDS = 1.0
 STOP_CHECK_SECONDS = 0.25
 
 # PostgreSQL: take up to `limit` ready tasks and mark them RUNNING, in one statement, the
-# queues in the order given. For each queue it walks that queue's ready tasks in the order
-# they are taken (the index of migration worker 0009), so its cost doesn't grow with the
-# backlog; SKIP LOCKED leaves to another worker the rows it is taking. docs/workers.md
-# shows the plan.
+# queues in the order given. For each queue it reads the first tasks to run at once and the
+# first due of those to run later, each from an index of its own (migration worker 0009),
+# so its cost doesn't grow with the backlog. SKIP LOCKED leaves to another worker the rows
+# it is taking. docs/workers.md shows the plan.
 TABLE = DBTaskResult._meta.db_table
 CLAIM = f"""
 WITH ready AS (
     SELECT task.id FROM unnest(%(queues)s::text[]) WITH ORDINALITY AS queue(name, position)
     CROSS JOIN LATERAL (
-        SELECT id, priority, run_after, enqueued_at FROM {TABLE}
-        WHERE status = %(ready)s AND queue_name = queue.name AND backend_name = %(backend)s
-            AND (run_after = %(never)s OR run_after <= %(now)s)
-        ORDER BY priority DESC, run_after, enqueued_at
-        LIMIT %(limit)s
-        FOR UPDATE SKIP LOCKED
+        SELECT * FROM (
+            SELECT id, priority, run_after, enqueued_at FROM {TABLE}
+            WHERE status = %(ready)s AND queue_name = queue.name AND backend_name = %(backend)s
+                AND run_after = %(never)s
+            ORDER BY priority DESC, enqueued_at
+            LIMIT %(limit)s
+            FOR UPDATE SKIP LOCKED
+        ) AS at_once
+        UNION ALL
+        SELECT * FROM (
+            SELECT id, priority, run_after, enqueued_at FROM {TABLE}
+            WHERE status = %(ready)s AND queue_name = queue.name AND backend_name = %(backend)s
+                AND run_after < %(never)s AND run_after <= %(now)s
+            ORDER BY run_after, enqueued_at
+            LIMIT %(limit)s
+            FOR UPDATE SKIP LOCKED
+        ) AS fell_due
     ) AS task
     ORDER BY queue.position, task.priority DESC, task.run_after, task.enqueued_at
     LIMIT %(limit)s
@@ -121,6 +133,7 @@ class ThreadedWorker(Worker):
         self.outages = 0
         self.checked = threading.local()
         self.listener = None
+        self.database = router.db_for_write(DBTaskResult)
 
     def configure_signals(self):
         # Only the main thread may set handlers; under --reload the reloader owns them.
@@ -167,7 +180,7 @@ class ThreadedWorker(Worker):
         }
         if not params["queues"]:
             return []
-        claimed = list(DBTaskResult.objects.raw(CLAIM, params))
+        claimed = list(DBTaskResult.objects.raw(CLAIM, params, using=self.database))
         # RETURNING keeps no order: the tasks start in the order they were taken.
         position = {queue: n for n, queue in enumerate(params["queues"])}
         claimed.sort(
@@ -209,14 +222,18 @@ class ThreadedWorker(Worker):
                         self.changed.wait_for(lambda: len(self.in_flight) < self.threads, 0.5)
                     continue
                 try:
+                    self.recover_cut_off()  # First: a claim's tasks must reach the pool.
                     self.check_connection()
                     claimed = self.claim(idle)
-                    self.recover_cut_off()
                 except DATABASE_ERRORS as error:
                     logger.warning("event=database_unavailable error=%r", str(error))
                     self.outages += 1
                     wait_for_database(self.stopping)
                     continue
+                if self.listener is not None:
+                    # A busy worker still reads what it was sent: PostgreSQL keeps every
+                    # notification until each listener has read it.
+                    self.listener.wait(0)
                 for result in claimed:
                     with self.changed:
                         self.in_flight.add(result.pk)
@@ -254,6 +271,7 @@ class ThreadedWorker(Worker):
         except BaseException as error:
             if isinstance(error, DATABASE_ERRORS):
                 connection.close()  # Ended with the error: start the failure afresh.
+                self.outages += 1  # Every thread checks its connection before its next task.
             with transaction.atomic():
                 db_task_result.set_failed(error)
                 if backend is None:  # Its code is gone (renamed, removed): nobody to tell.
@@ -296,7 +314,11 @@ class ThreadedWorker(Worker):
             getattr(checked, "outages", None) != self.outages
             or time.monotonic() - checked.at > CONNECTION_CHECK_SECONDS
         ):
+            had_connection = connection.connection is not None
             close_old_connections()
+            connection.close_if_health_check_failed()  # Django's health check, now.
+            if had_connection and connection.connection is None and not self.stopping.is_set():
+                self.outages += 1  # Its connection was gone: check the others' too.
             checked.outages, checked.at = self.outages, time.monotonic()
 
     def run_claimed(self, result: DBTaskResult):
