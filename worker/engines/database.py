@@ -314,10 +314,10 @@ class ThreadedWorker(Worker):
             getattr(checked, "outages", None) != self.outages
             or time.monotonic() - checked.at > CONNECTION_CHECK_SECONDS
         ):
+            close_old_connections()  # CONN_MAX_AGE, and a connection left broken.
             had_connection = connection.connection is not None
-            close_old_connections()
             connection.close_if_health_check_failed()  # Django's health check, now.
-            if had_connection and connection.connection is None and not self.stopping.is_set():
+            if had_connection and connection.connection is None:
                 self.outages += 1  # Its connection was gone: check the others' too.
             checked.outages, checked.at = self.outages, time.monotonic()
 
