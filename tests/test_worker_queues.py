@@ -70,6 +70,18 @@ def test_one_claim_takes_queues_in_order_then_priority_then_age(settings, make_u
     assert {status_of(each) for each in taken} == {TaskResultStatus.RUNNING}
 
 
+def test_a_claim_of_one_takes_the_highest_priority_of_the_retries_come_due(settings, tmp_path):
+    log = str(tmp_path / "log")
+    past = timezone.now() - timedelta(minutes=1)
+    tasks.record.using(run_after=past - timedelta(minutes=1)).enqueue(1, log)
+    urgent = tasks.record.using(run_after=past, priority=50).enqueue(2, log)
+    tasks.record.enqueue(3, log)
+
+    [taken] = worker(settings).claim(1)
+
+    assert str(taken.pk) == urgent.id
+
+
 def test_each_process_type_takes_only_its_own_queues(settings, make_user):
     user = make_user()
     email = send_confirmation_email.enqueue(user.pk)

@@ -6,6 +6,7 @@ rolled-back enqueue wakes nobody. Polling stays: a lost notification, or a liste
 connection that drops, costs at most WORKER_POLL_SECONDS. docs/workers.md says more.
 """
 
+import contextlib
 import json
 import logging
 import time
@@ -13,6 +14,7 @@ from functools import partial
 
 import psycopg
 from django.db import DatabaseError, connections, router, transaction
+from django.db.transaction import TransactionManagementError
 from django.dispatch import receiver
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
@@ -25,6 +27,9 @@ logger = logging.getLogger("worker")
 # After listening fails (the database away, or out of connections), a worker polls this
 # long before it tries again.
 LISTEN_RETRY_SECONDS = 30.0
+# Connecting to listen gives up after this long, so a worker with tasks to start never
+# waits long on it.
+LISTEN_CONNECT_TIMEOUT = 5
 
 
 def channel(queue_name: str) -> str:
@@ -44,7 +49,9 @@ def notify_workers(sender, task_result, **kwargs):
     if run_after is not None and run_after > timezone.now():
         return
     name = channel(task_result.task.queue_name)
-    transaction.on_commit(partial(notify, database, name), using=database)
+    # With autocommit turned off by hand there is no commit to wait for: a poll finds it.
+    with contextlib.suppress(TransactionManagementError):
+        transaction.on_commit(partial(notify, database, name), using=database)
 
 
 def notify(database: str, name: str):
@@ -71,7 +78,9 @@ class Listener:
 
     def listen(self):
         params = connections[self.database].get_connection_params()
-        self.connection = psycopg.connect(**{**params, "autocommit": True})
+        self.connection = psycopg.connect(
+            **{"connect_timeout": LISTEN_CONNECT_TIMEOUT, **params, "autocommit": True}
+        )
         for queue in self.queues:
             self.connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel(queue))))
 

@@ -75,8 +75,19 @@ def test_the_tasks_panel_shows_what_a_signup_enqueued(browser, dev_site):
     # lists what the POST enqueued once it is chosen there.
     page.locator("#djdt-HistoryPanel").click()
     post = page.get_by_role("row").filter(has_text="POST").filter(has_text="/accounts/signup/")
-    post.get_by_role("button", name="Switch").click()
-    expect(page.locator("#djdt-RequestPanel")).to_contain_text("SignupView")
+    request_panel = page.locator("#djdt-RequestPanel")
+
+    def switched() -> bool:
+        # The panel's script loads after its rows show: a click before it does nothing,
+        # and a person would click again.
+        post.get_by_role("button", name="Switch").click()
+        try:
+            expect(request_panel).to_contain_text("SignupView", timeout=2000)
+        except AssertionError:
+            return False
+        return True
+
+    wait_for(switched, timeout=20, message="the toolbar to switch to the signup's POST")
     page.locator("#djdt-TasksPanel").click()
     panel = page.locator("#TasksPanel")
     expect(panel).to_contain_text("accounts.tasks.send_confirmation_email")

@@ -29,6 +29,7 @@ from django.db import (
     OperationalError,
     close_old_connections,
     connection,
+    connections,
     router,
     transaction,
 )
@@ -70,10 +71,10 @@ CONNECTION_CHECK_SECONDS = 1.0
 STOP_CHECK_SECONDS = 0.25
 
 # PostgreSQL: take up to `limit` ready tasks and mark them RUNNING, in one statement, the
-# queues in the order given. For each queue it reads the first tasks to run at once and the
-# first due of those to run later, each from an index of its own (migration worker 0009),
-# so its cost doesn't grow with the backlog. SKIP LOCKED leaves to another worker the rows
-# it is taking. docs/workers.md shows the plan.
+# queues in the order given. For each queue it reads the first tasks to run at once, and
+# those to run later whose time has come, each from an index of its own (migration worker
+# 0009), so its cost doesn't grow with the backlog or with the retries waiting for later.
+# SKIP LOCKED leaves to another worker the rows it is taking. docs/workers.md shows the plan.
 TABLE = DBTaskResult._meta.db_table
 CLAIM = f"""
 WITH ready AS (
@@ -92,7 +93,7 @@ WITH ready AS (
             SELECT id, priority, run_after, enqueued_at FROM {TABLE}
             WHERE status = %(ready)s AND queue_name = queue.name AND backend_name = %(backend)s
                 AND run_after < %(never)s AND run_after <= %(now)s
-            ORDER BY run_after, enqueued_at
+            ORDER BY priority DESC, run_after, enqueued_at
             LIMIT %(limit)s
             FOR UPDATE SKIP LOCKED
         ) AS fell_due
@@ -165,7 +166,7 @@ class ThreadedWorker(Worker):
         )
 
     def claim(self, limit: int) -> list[DBTaskResult]:
-        if connection.vendor != "postgresql":
+        if connections[self.database].vendor != "postgresql":
             return self.claim_in_transaction(limit)
         paused = pausing.recently_paused()
         params = {
@@ -230,14 +231,14 @@ class ThreadedWorker(Worker):
                     self.outages += 1
                     wait_for_database(self.stopping)
                     continue
-                if self.listener is not None:
-                    # A busy worker still reads what it was sent: PostgreSQL keeps every
-                    # notification until each listener has read it.
-                    self.listener.wait(0)
                 for result in claimed:
                     with self.changed:
                         self.in_flight.add(result.pk)
                     pool.submit(self.run_claimed, result)
+                if self.listener is not None:
+                    # A busy worker still reads what it was sent: PostgreSQL keeps every
+                    # notification until each listener has read it.
+                    self.listener.wait(0)
                 if len(claimed) < idle:  # Nothing more is ready for now.
                     if self.batch and not claimed and not self.in_flight:
                         break

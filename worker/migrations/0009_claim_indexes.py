@@ -1,6 +1,7 @@
 # The claim's two indexes (CLAIM in worker/engines/database.py), on ready tasks only:
 # - those to run at once (no run_after), by queue, in the order they are taken;
-# - those to run later (retries waiting their turn), by queue and due time.
+# - those to run later (retries waiting their turn), by queue and due time: a claim reads
+#   only those whose time has come, then takes them by priority.
 # A claim reads the few rows it takes, however many tasks wait or wait for later, and
 # however many finished results the table holds (docs/workers.md shows the plan).
 # django-tasks-db's own index orders every ready task whatever its queue, so a claim
@@ -36,6 +37,8 @@ def add(apps, schema_editor):
     results = apps.get_model("django_tasks_database", "DBTaskResult")
     for index in indexes():
         if schema_editor.connection.vendor == "postgresql":
+            # A build that failed or was cancelled leaves an invalid index: start afresh.
+            schema_editor.execute(index.remove_sql(results, schema_editor, concurrently=True))
             schema_editor.execute(index.create_sql(results, schema_editor, concurrently=True))
         else:
             schema_editor.add_index(results, index)
