@@ -13,6 +13,7 @@ from django.db.models.functions import Now
 from django.tasks import TaskResultStatus
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
@@ -346,11 +347,7 @@ def test_the_overview_shows_each_recurring_task_with_its_last_and_next_run(opera
     assert task_page.status_code == 200 and "first run" in task_page.text
 
 
-def test_a_retry_waiting_its_turn_can_be_run_now(operator, make_user, settings):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
+def test_a_task_due_later_is_listed_with_its_page_and_can_be_run_now(operator, make_user):
     user = make_user()
     later = send_confirmation_email.using(run_after=timezone.now() + timedelta(hours=1))
     result = later.enqueue(user.pk)
@@ -358,6 +355,10 @@ def test_a_retry_waiting_its_turn_can_be_run_now(operator, make_user, settings):
     assert mail.outbox == []
     page = operator.get(reverse("admin:worker_later")).text
     assert "send_confirmation_email" in page and ">Run now</button>" in page
+    # Its row links to its page, though it has no retry chain and never failed.
+    task_page = reverse("admin:worker_task", args=[result.id])
+    assert f'href="{task_page}"' in page
+    assert "send_confirmation_email: its attempts" in operator.get(task_page).text
 
     operator.post(reverse("admin:worker_run_now", args=[result.id]))
     run_tasks()
@@ -380,3 +381,10 @@ def test_the_overview_says_so_when_the_task_engine_does_not_answer(operator, mon
 
     assert response.status_code == 200
     assert "The task engine did not answer: ConnectionError." in response.text
+
+
+def test_a_hand_typed_task_id_is_not_found_and_changes_nothing(operator):
+    assert operator.get(reverse("admin:worker_task", args=["not-a-uuid"])).status_code == 404
+    response = operator.post(reverse("admin:worker_run_now", args=["not-a-uuid"]))
+    assert response.status_code == 302
+    assert not LogEntry.objects.exists()

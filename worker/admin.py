@@ -7,11 +7,10 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.module_loading import import_string
-from redis.exceptions import RedisError
 
 from . import engines, failures, pausing, processes, recurring, retries
 from .forms import FailureFilterForm
-from .models import BackgroundWork, Failure, Heartbeat, Recovery, RecurringRun
+from .models import BackgroundWork, Failure, Heartbeat, Recovery
 
 
 @admin.register(Heartbeat)
@@ -98,7 +97,7 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
         try:
             stats = engine.queue_stats(list(served_by))
             workers = engine.workers(WORKERS_SHOWN)
-        except RedisError as error:  # The page still shows the failures and the history.
+        except retries.UNREACHABLE as error:  # The page still shows failures and history.
             messages.error(request, f"The task engine did not answer: {type(error).__name__}.")
             stats, workers = [], []
         rows = [(each, served_by[each.name], each.name in paused) for each in stats]
@@ -259,10 +258,7 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
         task_path = (
             failure.task_path
             if failure
-            else retries.task_path_of(first)
-            or RecurringRun.objects.filter(result_id=result_id)
-            .values_list("task_path", flat=True)
-            .first()
+            else retries.task_path_of(first) or engines.current().task_path(result_id)
         )
         if task_path is None:
             raise Http404("No task result with this id is known here.")

@@ -1,9 +1,9 @@
 """Wake on enqueue (PostgreSQL): an enqueue notifies its queue's channel, and an idle
 database-engine worker listening there claims at once instead of at its next poll.
 
-The NOTIFY is sent in the enqueueing transaction, so it is delivered at commit and a
-rolled-back enqueue wakes nobody. Polling stays: a lost notification, or a listening
-connection that drops, costs at most WORKER_POLL_SECONDS. docs/workers.md says more.
+The NOTIFY is sent once the enqueueing transaction commits, so a rolled-back enqueue wakes
+nobody. Polling stays: a lost notification, or a listening connection that drops, costs at
+most WORKER_POLL_SECONDS. docs/workers.md says more.
 """
 
 import contextlib

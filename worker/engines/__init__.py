@@ -14,6 +14,7 @@ Each engine module provides:
 - `due_later(limit)`: (how many, the first `limit` as Later) tasks waiting for run_after.
 - `run_now(result_id)`: makes one of those due at once; False if it isn't waiting.
 - `workers(limit)`: up to `limit` WorkerProcess, the live ones first.
+- `task_path(result_id)`: the task of a stored result; None if there is no such result.
 """
 
 from dataclasses import dataclass

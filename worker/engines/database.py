@@ -4,9 +4,10 @@ django-tasks-db's own worker runs one task at a time and takes tasks by priority
 engine keeps its per-task code (`Worker.run_task`: the task_started/finished signals,
 the return value, the failure with its traceback) and replaces the loop around it, the
 way Solid Queue's workers run: one thread claims up to as many ready tasks as there are
-idle threads, in one `SELECT ... FOR UPDATE SKIP LOCKED`, taking the queues in the order
-the process type lists them, and hands each to a thread of the pool. Every thread has its
-own database connection (Django's connections are per thread).
+idle threads, in one statement (CLAIM, PostgreSQL), taking the queues in the order the
+process type lists them, and hands each to a thread of the pool. Every thread has its own
+database connection (Django's connections are per thread). An idle process waits for an
+enqueue's notification (worker/wakeup.py) or its next poll.
 
 Around the loop, what the library lacks: a heartbeat on the database's clock, recovery
 of a dead predecessor's tasks at start, patience with a database that goes away, and a
@@ -19,6 +20,7 @@ import signal
 import socket
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -65,7 +67,8 @@ logger = logging.getLogger("worker")
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 DATABASE_RETRY_SECONDS = 1
 # A thread checks its connection (Django's close_old_connections: CONN_MAX_AGE, and a
-# health check) this often, and after the claiming thread saw the database go away.
+# health check) this often, not around every task, where each check cost a round trip; and
+# before its next task once any thread has found the database gone.
 CONNECTION_CHECK_SECONDS = 1.0
 # However long the poll interval, a waiting worker notices SIGTERM this soon.
 STOP_CHECK_SECONDS = 0.25
@@ -532,8 +535,22 @@ def due_later(limit: int) -> tuple[int, list[Later]]:
     ]
 
 
+def result_rows(result_id: str):
+    """The row with this id; none for an id that isn't a UUID (a URL typed by hand)."""
+    try:
+        return DBTaskResult.objects.filter(pk=uuid.UUID(result_id))
+    except ValueError:
+        return DBTaskResult.objects.none()
+
+
 def run_now(result_id: str) -> bool:
-    return bool(waiting_for_later().filter(pk=result_id).update(run_after=timezone.now()))
+    rows = waiting_for_later() & result_rows(result_id)
+    return bool(rows.update(run_after=timezone.now()))
+
+
+def task_path(result_id: str) -> str | None:
+    """The task of result `result_id`, while the result is kept."""
+    return result_rows(result_id).values_list("task_path", flat=True).first()
 
 
 def workers(limit: int) -> list[WorkerProcess]:

@@ -45,3 +45,7 @@ def run_now(result_id: str) -> bool:
 
 def workers(limit: int) -> list:
     return []
+
+
+def task_path(result_id: str) -> None:
+    return None  # Nothing is stored.

@@ -450,6 +450,15 @@ def run_now(result_id: str) -> bool:
     return False
 
 
+def task_path(result_id: str) -> str | None:
+    """The task of job `result_id`, while Redis keeps it."""
+    connection = django_rq.get_connection(settings.TASKS["default"]["QUEUES"][0])
+    try:
+        return Job.fetch(result_id, connection=connection).func_name
+    except NoSuchJobError:
+        return None
+
+
 def workers(limit: int) -> list[WorkerProcess]:
     """The registered workers: RQ forgets a dead one (its jobs show in Recovery)."""
     connection = django_rq.get_connection(settings.TASKS["default"]["QUEUES"][0])
