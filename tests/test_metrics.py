@@ -3,10 +3,12 @@
 import math
 
 import pytest
+import redis
 from django.urls import reverse
 
 from accounts.tasks import send_confirmation_email
-from worker import metrics, pausing
+from worker import engines, metrics, pausing
+from worker.heartbeat import HeartbeatThread
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("database_backend")]
 
@@ -16,7 +18,7 @@ TOKEN = "t" * 40
 @pytest.fixture(autouse=True)
 def fresh_metrics(monkeypatch):
     """Each test measures for itself, not the answer an earlier test left behind."""
-    monkeypatch.setattr(metrics, "_last", (-math.inf, b""))
+    monkeypatch.setattr(metrics, "_last", (-math.inf, None))
 
 
 def test_metrics_are_off_unless_a_token_is_set(client):
@@ -36,6 +38,8 @@ def test_metrics_count_each_queue_and_say_which_are_paused(client, settings, mak
     settings.METRICS_TOKEN = TOKEN
     send_confirmation_email.enqueue(make_user().pk)
     pausing.pause("webhooks")
+    general = settings.WORKER_PROCESSES["general"]
+    HeartbeatThread("host:1", "host:1/aaaa", general["queues"], general["threads"]).beat()
 
     response = client.get(reverse("metrics"), headers={"Authorization": f"Bearer {TOKEN}"})
 
@@ -46,4 +50,24 @@ def test_metrics_count_each_queue_and_say_which_are_paused(client, settings, mak
     assert 'tasks_waiting{queue="search"} 0.0' in lines
     assert 'queue_paused{queue="webhooks"} 1.0' in lines
     assert 'queue_paused{queue="email"} 0.0' in lines
-    assert 'worker_processes_live{process_type="general"} 0.0' in lines
+    assert 'worker_processes_live{process_type="general"} 1.0' in lines
+    assert 'worker_processes_live{process_type="webhooks"} 0.0' in lines
+
+
+def test_an_engine_that_does_not_answer_is_a_503_and_is_not_asked_again_at_once(
+    client, settings, monkeypatch
+):
+    settings.METRICS_TOKEN = TOKEN
+    asked = []
+
+    def unreachable(queues):
+        asked.append(queues)
+        raise redis.exceptions.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(engines.current(), "queue_stats", unreachable)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+
+    responses = [client.get(reverse("metrics"), headers=headers) for _ in range(3)]
+
+    assert [response.status_code for response in responses] == [503, 503, 503]
+    assert len(asked) == 1  # Each scrape in the next CACHE_SECONDS gets the same answer.

@@ -55,6 +55,19 @@ def test_a_worker_keeps_the_last_paused_queues_while_the_database_is_away(monkey
     assert pausing.recently_paused() == {"email"}
 
 
+def test_a_worker_that_never_learned_the_paused_queues_takes_them_all_as_paused(
+    monkeypatch, settings
+):
+    monkeypatch.setattr(pausing, "_known", (-pausing.REFRESH_SECONDS, None))
+
+    def unreachable():
+        raise OperationalError("the database system is starting up")
+
+    monkeypatch.setattr(pausing, "paused_queues", unreachable)
+
+    assert pausing.recently_paused() == set(settings.TASKS["default"]["QUEUES"])
+
+
 def test_looking_at_the_queues_leaves_a_dead_workers_job_to_the_workers(make_user):
     from worker.engines import rq
 

@@ -79,6 +79,10 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
         if not allowed:
             raise PermissionDenied
 
+    @staticmethod
+    def engine_did_not_answer(request, error):
+        messages.error(request, f"The task engine did not answer: {type(error).__name__}.")
+
     def log(self, request, message: str, object_id=None, object_repr="background work"):
         LogEntry.objects.create(
             user_id=request.user.pk,
@@ -98,7 +102,7 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
             stats = engine.queue_stats(list(served_by))
             workers = engine.workers(WORKERS_SHOWN)
         except retries.UNREACHABLE as error:  # The page still shows failures and history.
-            messages.error(request, f"The task engine did not answer: {type(error).__name__}.")
+            self.engine_did_not_answer(request, error)
             stats, workers = [], []
         rows = [(each, served_by[each.name], each.name in paused) for each in stats]
         context = self.context(
@@ -147,7 +151,11 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
 
     def later(self, request):
         self.require(request)
-        count, first = engines.current().due_later(LATER_SHOWN)
+        try:
+            count, first = engines.current().due_later(LATER_SHOWN)
+        except retries.UNREACHABLE as error:
+            self.engine_did_not_answer(request, error)
+            count, first = 0, []
         context = self.context(request, "Due later", count=count, later=first, shown=LATER_SHOWN)
         return TemplateResponse(request, "admin/worker/later.html", context)
 
@@ -155,7 +163,12 @@ class BackgroundWorkAdmin(admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:worker_later"))
         self.require(request, change=True)
-        if engines.current().run_now(result_id):
+        try:
+            made_due = engines.current().run_now(result_id)
+        except retries.UNREACHABLE as error:
+            self.engine_did_not_answer(request, error)
+            return HttpResponseRedirect(reverse("admin:worker_later"))
+        if made_due:
             message = f"Made {result_id} due now."
             self.log(request, message, object_id=result_id, object_repr=result_id)
             messages.success(request, message)

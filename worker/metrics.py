@@ -6,6 +6,7 @@ CACHE_SECONDS, so a scraper gone wild can't make it cost more.
 """
 
 import hmac
+import logging
 import math
 import threading
 import time
@@ -17,11 +18,13 @@ from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from . import engines, pausing
+from . import engines, pausing, retries
 from .processes import served_by
 
+logger = logging.getLogger(__name__)
+
 CACHE_SECONDS = 10
-_last = (-math.inf, b"")
+_last = (-math.inf, None)
 _lock = threading.Lock()
 
 
@@ -69,18 +72,28 @@ class BackgroundWorkCollector:
         yield from [*families.values(), queue_paused, workers]
 
 
-def text() -> bytes:
-    """The metrics, measured at most once every CACHE_SECONDS by one thread at a time."""
+def text() -> bytes | None:
+    """The metrics, measured at most once every CACHE_SECONDS by one thread at a time;
+    None while the task engine doesn't answer. A scrape never waits for another's
+    measurement: it gets the last answer instead, so a slow engine holds one thread."""
     global _last
-    measured_at, answer = _last
-    if time.monotonic() - measured_at < CACHE_SECONDS:
-        return answer
-    with _lock:
+    if time.monotonic() - _last[0] < CACHE_SECONDS:
+        return _last[1]
+    if not _lock.acquire(blocking=False):
+        return _last[1]
+    try:
         if time.monotonic() - _last[0] >= CACHE_SECONDS:
             registry = CollectorRegistry()
             registry.register(BackgroundWorkCollector())
-            _last = (time.monotonic(), generate_latest(registry))
+            try:
+                answer = generate_latest(registry)
+            except retries.UNREACHABLE as error:
+                logger.warning("event=metrics_unavailable error=%s", type(error).__name__)
+                answer = None  # Remembered too: the next scrapes don't ask again at once.
+            _last = (time.monotonic(), answer)
         return _last[1]
+    finally:
+        _lock.release()
 
 
 @never_cache
@@ -92,4 +105,7 @@ def metrics(request):
     given = request.headers.get("Authorization", "").encode()
     if not hmac.compare_digest(given, f"Bearer {token}".encode()):
         return HttpResponse(status=401, headers={"WWW-Authenticate": "Bearer"})
-    return HttpResponse(text(), content_type=CONTENT_TYPE_LATEST)
+    answer = text()
+    if answer is None:
+        return HttpResponse("The task engine did not answer.\n", status=503)
+    return HttpResponse(answer, content_type=CONTENT_TYPE_LATEST)

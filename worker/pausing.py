@@ -4,6 +4,7 @@ import json
 import logging
 import time
 
+from django.conf import settings
 from django.db import DatabaseError
 
 from .models import PausedQueue
@@ -12,7 +13,7 @@ logger = logging.getLogger(__name__)
 
 # How stale a worker's idea of the paused queues may be (the RQ engine asks between waits).
 REFRESH_SECONDS = 1.0
-_known = (-REFRESH_SECONDS, frozenset())
+_known = (-REFRESH_SECONDS, None)  # None: never read in this process.
 
 
 def paused_queues() -> set[str]:
@@ -21,7 +22,9 @@ def paused_queues() -> set[str]:
 
 def recently_paused() -> frozenset[str]:
     """paused_queues(), asked at most every REFRESH_SECONDS in this process. While the
-    database is unreachable, the last answer stands: a worker keeps working."""
+    database is unreachable, the last answer stands: a worker keeps working. A process
+    that has never had an answer takes every queue as paused: RQ's workers would otherwise
+    serve a paused queue while only the database is away."""
     global _known
     asked_at, names = _known
     if time.monotonic() - asked_at >= REFRESH_SECONDS:
@@ -30,6 +33,8 @@ def recently_paused() -> frozenset[str]:
         except DatabaseError as error:
             logger.warning("event=paused_queues_unknown error=%s", json.dumps(str(error)[:200]))
         _known = (time.monotonic(), names)
+    if names is None:
+        return frozenset(settings.TASKS["default"]["QUEUES"])
     return names
 
 
@@ -50,4 +55,4 @@ def resume(name: str) -> bool:
 def forget() -> None:
     """This process asks again next time: it has just changed what is paused."""
     global _known
-    _known = (-REFRESH_SECONDS, frozenset())
+    _known = (-REFRESH_SECONDS, _known[1])

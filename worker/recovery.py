@@ -30,6 +30,14 @@ class WorkerDied(Exception):
 WORKER_DIED = "The worker stopped while running this task."
 
 
+def remember(result_id: str, worker: str, task_path: str, *, rerun: bool) -> None:
+    """Keep, for the Background work page, what recovery did with a dead worker's task (on
+    either engine); a task recovered twice is kept once."""
+    Recovery.objects.get_or_create(
+        result_id=result_id, defaults={"worker": worker, "task_path": task_path, "rerun": rerun}
+    )
+
+
 def live_heartbeats():
     cutoff = Now() - timedelta(seconds=settings.WORKER_DEAD_AFTER_SECONDS)
     return Heartbeat.objects.filter(seen_at__gte=cutoff)
@@ -102,10 +110,7 @@ def recover(result_id) -> bool:
             failures.record(
                 task, result_id, arguments["args"], arguments["kwargs"], WorkerDied(WORKER_DIED)
             )
-        Recovery.objects.get_or_create(
-            result_id=result_id,
-            defaults={"worker": worker, "task_path": result.task_path, "rerun": rerun},
-        )
+        remember(result_id, worker, result.task_path, rerun=rerun)
     logger.warning(
         "event=task_recovered task=%s id=%s worker=%s rerun=%s",
         result.task_path,

@@ -27,9 +27,16 @@ logger = logging.getLogger("worker")
 # After listening fails (the database away, or out of connections), a worker polls this
 # long before it tries again.
 LISTEN_RETRY_SECONDS = 30.0
-# Connecting to listen gives up after this long, so a worker with tasks to start never
-# waits long on it.
-LISTEN_CONNECT_TIMEOUT = 5
+# Connecting to listen gives up after 5 s, so a worker with tasks to start never waits
+# long on it; keepalives find within about a minute a connection that died silently (a
+# failover), which would otherwise leave the worker polling without a word.
+LISTEN_CONNECTION = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
 def channel(queue_name: str) -> str:
@@ -78,9 +85,7 @@ class Listener:
 
     def listen(self):
         params = connections[self.database].get_connection_params()
-        self.connection = psycopg.connect(
-            **{"connect_timeout": LISTEN_CONNECT_TIMEOUT, **params, "autocommit": True}
-        )
+        self.connection = psycopg.connect(**{**LISTEN_CONNECTION, **params, "autocommit": True})
         for queue in self.queues:
             self.connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel(queue))))
 

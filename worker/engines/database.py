@@ -224,6 +224,7 @@ class ThreadedWorker(Worker):
                 if not idle:
                     with self.changed:
                         self.changed.wait_for(lambda: len(self.in_flight) < self.threads, 0.5)
+                    self.read_notifications()
                     continue
                 try:
                     self.recover_cut_off()  # First: a claim's tasks must reach the pool.
@@ -238,10 +239,7 @@ class ThreadedWorker(Worker):
                     with self.changed:
                         self.in_flight.add(result.pk)
                     pool.submit(self.run_claimed, result)
-                if self.listener is not None:
-                    # A busy worker still reads what it was sent: PostgreSQL keeps every
-                    # notification until each listener has read it.
-                    self.listener.wait(0)
+                self.read_notifications()
                 if len(claimed) < idle:  # Nothing more is ready for now.
                     if self.batch and not claimed and not self.in_flight:
                         break
@@ -309,6 +307,12 @@ class ThreadedWorker(Worker):
         while not self.stopping.is_set() and (left := deadline - time.monotonic()) > 0:
             if self.listener.wait(min(left, STOP_CHECK_SECONDS)):
                 return
+
+    def read_notifications(self):
+        """A busy worker still reads what it was sent: PostgreSQL keeps every notification
+        until each listener has read it, in a queue that is full at 8 GB."""
+        if self.listener is not None:
+            self.listener.wait(0)
 
     def check_connection(self):
         """close_old_connections() for this thread, every CONNECTION_CHECK_SECONDS and

@@ -37,9 +37,8 @@ from rq.worker_pool import WorkerPool
 
 from worker import failures, pausing, retries
 from worker.heartbeat import beat_interval
-from worker.models import Recovery
 from worker.policies import ExpectedFailure
-from worker.recovery import WORKER_DIED, WorkerDied
+from worker.recovery import WORKER_DIED, WorkerDied, remember
 
 from . import Later, QueueStats, WorkerProcess
 
@@ -205,14 +204,7 @@ def rerun_after_worker_died(job: Job) -> None:
         )
     else:
         failures.record(task, job.id, job.args, job.kwargs, WorkerDied(WORKER_DIED))
-    Recovery.objects.get_or_create(
-        result_id=job.id,
-        defaults={
-            "worker": job.worker_name or "unknown",
-            "task_path": task.module_path,
-            "rerun": rerun,
-        },
-    )
+    remember(job.id, job.worker_name or "unknown", task.module_path, rerun=rerun)
     logger.warning(
         "event=task_recovered task=%s id=%s worker=%s rerun=%s",
         task.module_path,
@@ -444,8 +436,14 @@ def due_later(limit: int) -> tuple[int, list[Later]]:
 def run_now(result_id: str) -> bool:
     for name in settings.TASKS["default"]["QUEUES"]:
         queue = django_rq.get_queue(name, job_class=Job, queue_class=Queue)
+        if result_id not in queue.scheduled_job_registry:
+            continue
+        try:
+            job = Job.fetch(result_id, connection=queue.connection)
+        except NoSuchJobError:  # Expired while it waited.
+            return False
         if queue.scheduled_job_registry.remove(result_id):
-            queue.enqueue_job(Job.fetch(result_id, connection=queue.connection))
+            queue.enqueue_job(job)
             return True
     return False
 
@@ -460,9 +458,18 @@ def task_path(result_id: str) -> str | None:
 
 
 def workers(limit: int) -> list[WorkerProcess]:
-    """The registered workers: RQ forgets a dead one (its jobs show in Recovery)."""
+    """The registered workers, the live first. A killed worker stays registered until its
+    key expires, seconds later, and shows as dead until then; after, only its jobs show
+    (Recovery)."""
     connection = django_rq.get_connection(settings.TASKS["default"]["QUEUES"][0])
-    found = sorted(RQWorker.all(connection=connection), key=lambda each: each.name)
+    silent_since = timezone.now() - timedelta(seconds=settings.WORKER_DEAD_AFTER_SECONDS)
+
+    def alive(worker) -> bool:
+        return worker.last_heartbeat is not None and worker.last_heartbeat >= silent_since
+
+    found = sorted(
+        RQWorker.all(connection=connection), key=lambda each: (not alive(each), each.name)
+    )
     return [
         WorkerProcess(
             name=worker.name,
@@ -473,7 +480,7 @@ def workers(limit: int) -> list[WorkerProcess]:
             started_at=worker.birth_date,
             seen_at=worker.last_heartbeat,
             in_flight=int(worker.get_current_job_id() is not None),
-            alive=True,
+            alive=alive(worker),
         )
         for worker in found[:limit]
     ]
