@@ -59,7 +59,7 @@ TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
 # Tests of crash recovery can't wait a minute for a heartbeat to go stale.
 WORKER_DEAD_AFTER_SECONDS = float(os.environ.get("WORKER_DEAD_AFTER_SECONDS", "3"))
-# The RQ tests run jobs in the worker itself too.
+# A test turns RQ's fork per job off, to show what runs without it.
 RQ_FORK_PER_JOB = os.environ.get("RQ_FORK_PER_JOB", "true") != "false"
 # A test that a notification, not a poll, starts a task makes the poll rare.
 WORKER_POLL_SECONDS = float(os.environ.get("WORKER_POLL_SECONDS", str(WORKER_POLL_SECONDS)))

@@ -18,6 +18,7 @@ Each engine module provides:
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import import_module
 from types import ModuleType
 
@@ -65,8 +66,8 @@ class WorkerProcess:
     pid: int
     queues: list[str]
     threads: int | None
-    started_at: object  # datetime
-    seen_at: object  # datetime: its last heartbeat
+    started_at: datetime
+    seen_at: datetime | None  # Its last heartbeat.
     in_flight: int
     alive: bool
 
@@ -78,7 +79,7 @@ class Later:
     result_id: str
     task_path: str
     queue: str
-    run_after: object  # datetime
+    run_after: datetime
     args: list
 
     @property
